@@ -1,0 +1,56 @@
+# Every target that needs Python first brings .venv in line with uv.lock.
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv
+STACK := ops/stack/stack.sh
+PYTEST_ARGS ?=
+
+.PHONY: venv stack-up stack-down stack-status lint typecheck schemas test test-unit run demo bench promtool-test clean
+
+.venv/.synced: pyproject.toml uv.lock
+	@test -x .venv/bin/python || python3.11 -m venv .venv
+	@test -x .venv/bin/uv || .venv/bin/pip install -q uv==0.13.9
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+venv: .venv/.synced
+
+stack-up:
+	$(STACK) up
+
+stack-down:
+	$(STACK) down
+
+stack-status:
+	$(STACK) status
+
+lint: venv
+	.venv/bin/ruff check service tests ops
+	.venv/bin/ruff format --check service tests ops
+	.venv/bin/mypy --strict service
+
+schemas: venv
+	$(PY) -m service.contract.generate schemas
+
+promtool-test:
+	ops/prometheus/check.sh
+
+test-unit: venv
+	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+# Starts whatever part of the stack is not running, runs everything, stops what it started.
+test: venv lint promtool-test
+	$(STACK) run -- $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+run: venv stack-up
+	$(PY) -m service run
+
+demo: venv
+	$(PY) -m service demo
+
+bench: venv
+	$(STACK) run -- $(PY) -m tests.bench.run
+
+clean:
+	$(STACK) down || true
+	rm -rf .local/data .local/logs

@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Local stack for release gate: a real Apache Kafka broker (KRaft, broker+controller, jars
+# from Maven Central via ops/stack/kafka/pom.xml) and a MongoDB-wire store (mongod when it is
+# on PATH, else FerretDB v1.24.2 built from source with its SQLite backend). Everything binds
+# to 127.0.0.1; jars, builds, data, logs and pid files live under .local/ (git-ignored).
+#
+#   stack.sh up                  start what is not running, wait until each server answers
+#   stack.sh down                stop both (SIGTERM, then SIGKILL); leaves no process behind
+#   stack.sh status              what runs and whether it answers (exit 0 only if both answer)
+#   stack.sh run -- CMD [ARG...] up what is missing, run CMD with KAFKA_BOOTSTRAP_SERVERS and
+#                                MONGODB_URL exported, then stop only what this call started;
+#                                exits with CMD's status
+#   For fault tests (each waits until it is done):
+#   stack.sh kill-kafka|kill-store     SIGKILL one server, no shutdown of any kind
+#   stack.sh stop-kafka|stop-store     graceful stop of one server
+#   stack.sh start-kafka|start-store   start it again and wait until it answers
+#
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), STORE_PORT (27017),
+# STACK_START_TIMEOUT (120 s per server), STACK_STOP_TIMEOUT (60 s before SIGKILL).
+# Logs: .local/logs/kafka.log and .local/logs/store.log.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$ROOT/ops/stack
+LOCAL=$ROOT/.local
+RUN=$LOCAL/run
+LOGS=$LOCAL/logs
+DATA=$LOCAL/data
+PY=$ROOT/.venv/bin/python
+FERRETDB_VERSION=v1.24.2
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+STORE_PORT=${STORE_PORT:-27017}
+START_TIMEOUT=${STACK_START_TIMEOUT:-120}
+STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-60}
+KAFKA_ADDR=127.0.0.1:$KAFKA_PORT
+STORE_URL=mongodb://127.0.0.1:$STORE_PORT
+# Fixed, valid KRaft cluster id (base64url of 16 bytes): one dev cluster per checkout.
+KAFKA_CLUSTER_ID=cmVsZWFzZS1nYXRlLWRldg
+
+say() { printf 'stack: %s\n' "$*" >&2; }
+die() {
+  say "ERROR: $*"
+  exit 1
+}
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH: $2"; }
+
+# One stack.sh at a time changes the stack. Servers must not inherit fd 9 (see spawn).
+lock() {
+  exec 9>"$RUN/stack.lock"
+  flock -w 600 9 || die "another stack.sh still holds $RUN/stack.lock"
+}
+unlock() { exec 9>&-; }
+
+pidfile() { printf '%s/%s.pid' "$RUN" "$1"; }
+log_of() { printf '%s/%s.log' "$LOGS" "$1"; }
+addr_of() { if [[ $1 == kafka ]]; then echo "$KAFKA_ADDR"; else echo "$STORE_URL"; fi; }
+proc_state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
+gone() { [[ ! -e /proc/$1 || $(proc_state "$1") == Z ]]; }
+
+# Prints the pid of a server this script started if it still runs. The command line must
+# name our .local/ path, so a recycled pid is never mistaken for our server.
+live_pid() {
+  local f pid
+  f=$(pidfile "$1")
+  [[ -f $f ]] && pid=$(<"$f") && [[ $pid =~ ^[0-9]+$ ]] || return 1
+  ! gone "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$LOCAL/" || return 1
+  echo "$pid"
+}
+
+# answers NAME [TIMEOUT [PID]]: a real request (Kafka metadata, store ping) succeeds.
+answers() {
+  "$PY" "$HERE/probe.py" "$1" "$(addr_of "$1")" --timeout "${2:-0}" ${3:+--pid "$3"}
+}
+
+wait_gone() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do
+    gone "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# spawn NAME CMD...: start a server in its own session (Ctrl-C on `run` must not reach it,
+# and the whole group can be signalled). The child writes its own pid, since setsid may fork.
+spawn() {
+  local name=$1 pidf log i
+  shift
+  pidf=$(pidfile "$name")
+  log=$(log_of "$name")
+  rm -f "$pidf"
+  printf '\n=== %s started by stack.sh at %s ===\n' "$name" "$(date -Is)" >>"$log"
+  # shellcheck disable=SC2016 # $$ and $@ belong to the child shell
+  setsid bash -c 'echo $$ >"$0"; exec nohup "$@"' "$pidf" "$@" </dev/null >>"$log" 2>&1 9>&- &
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $pidf ]] && break
+    sleep 0.05
+  done
+  [[ -s $pidf ]] || die "could not start $name; read $log"
+}
+
+await_answer() {
+  local name=$1 pid rc=0
+  pid=$(<"$(pidfile "$name")")
+  answers "$name" "$START_TIMEOUT" "$pid" || rc=$?
+  case $rc in
+    0) say "$name answers on $(addr_of "$name") (pid $pid)" ;;
+    2)
+      rm -f "$(pidfile "$name")"
+      die "$name exited while starting; read $(log_of "$name")"
+      ;;
+    *)
+      stop_one "$name"
+      die "$name did not answer on $(addr_of "$name") within ${START_TIMEOUT}s (stopped it); read $(log_of "$name")"
+      ;;
+  esac
+}
+
+provision_kafka() {
+  local libs=$LOCAL/kafka/libs stamp
+  stamp=$(sha256sum "$HERE/kafka/pom.xml" | cut -d' ' -f1)
+  [[ -f $LOCAL/kafka/pom.sha256 && $(<"$LOCAL/kafka/pom.sha256") == "$stamp" ]] && return 0
+  need mvn "install Maven 3 (Debian: apt-get install maven); it fetches the Kafka jars"
+  say "fetching Kafka jars from Maven Central into $libs (first time only)"
+  rm -rf "$libs.tmp"
+  mvn -q -B -f "$HERE/kafka/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$libs.tmp" >"$LOGS/maven.log" 2>&1 ||
+    die "Maven could not fetch the Kafka jars; read $LOGS/maven.log"
+  rm -rf "$libs"
+  mv "$libs.tmp" "$libs"
+  echo "$stamp" >"$LOCAL/kafka/pom.sha256"
+}
+
+kafka_version() {
+  local jar
+  jar=$(compgen -G "$LOCAL/kafka/libs/kafka_2.13-*.jar" | head -1) || true
+  jar=${jar##*/kafka_2.13-}
+  echo "${jar%.jar}"
+}
+
+start_kafka() {
+  need java "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+  local major conf=$LOCAL/kafka/server.properties cp="$LOCAL/kafka/libs/*"
+  local jvm=(java -Xmx512m -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$HERE/kafka/log4j2.properties" -cp "$cp")
+  major=$(java -version 2>&1 | sed -n 's/.* version "\([0-9]*\).*/\1/p' | head -1)
+  ((${major:-0} >= 17)) || die "Kafka 4 needs Java 17+, found: $(java -version 2>&1 | head -1)"
+  provision_kafka
+  mkdir -p "$DATA/kafka"
+  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    -e "s|@LOG_DIRS@|$DATA/kafka|g" "$HERE/kafka/server.properties.in" >"$conf"
+  if [[ ! -f $DATA/kafka/meta.properties ]]; then
+    say "formatting Kafka storage in $DATA/kafka (first start)"
+    "${jvm[@]}" kafka.tools.StorageTool format --config "$conf" \
+      --cluster-id "$KAFKA_CLUSTER_ID" --ignore-formatted >>"$(log_of kafka)" 2>&1 ||
+      die "formatting Kafka storage failed; read $(log_of kafka)"
+  fi
+  say "starting Apache Kafka $(kafka_version) on $KAFKA_ADDR"
+  spawn kafka "${jvm[@]}" kafka.Kafka "$conf"
+  await_answer kafka
+}
+
+# `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` alone gives a binary that
+# panics at start: the module zip lacks the generated build/version/version.txt. So build
+# the same module source from a copy that has it.
+build_ferretdb() {
+  local bin=$LOCAL/bin/ferretdb src=$LOCAL/src/ferretdb dir buildlog=$LOGS/ferretdb-build.log
+  [[ -x $bin ]] && return 0
+  need go "install Go 1.24+ (https://go.dev/dl); it builds FerretDB $FERRETDB_VERSION"
+  say "building FerretDB $FERRETDB_VERSION into $bin (first time only)"
+  dir=$(cd "$LOCAL" && GOWORK=off go mod download -json \
+    "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" 2>"$buildlog" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || true
+  [[ -n $dir && -d $dir ]] || die "go could not download FerretDB; read $buildlog"
+  rm -rf "$src"
+  mkdir -p "$LOCAL/src" "$LOCAL/bin"
+  cp -R "$dir" "$src"
+  chmod -R u+w "$src"
+  echo "$FERRETDB_VERSION" >"$src/build/version/version.txt"
+  (cd "$src" && GOWORK=off go build -buildvcs=false -trimpath -o "$bin.tmp" ./cmd/ferretdb) \
+    >>"$buildlog" 2>&1 || die "building FerretDB failed; read $buildlog"
+  "$bin.tmp" --version >>"$buildlog" 2>&1 || die "the FerretDB build does not run; read $buildlog"
+  mv "$bin.tmp" "$bin"
+  rm -rf "$src"
+}
+
+store_kind() { if command -v mongod >/dev/null 2>&1; then echo mongod; else echo ferretdb; fi; }
+
+start_store() {
+  if [[ $(store_kind) == mongod ]]; then
+    mkdir -p "$DATA/mongo"
+    say "starting mongod on $STORE_URL"
+    spawn store mongod --dbpath "$DATA/mongo" --bind_ip 127.0.0.1 --port "$STORE_PORT"
+  else
+    build_ferretdb
+    mkdir -p "$DATA/ferretdb" "$DATA/ferretdb-state"
+    say "starting FerretDB $FERRETDB_VERSION (SQLite) on $STORE_URL"
+    # Telemetry off (it must never call out); the debug HTTP listener off ("-"); at info
+    # and warn it logs every connection and dumps each unsupported reply (endSessions).
+    spawn store "$LOCAL/bin/ferretdb" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
+      --listen-addr="127.0.0.1:$STORE_PORT" --state-dir="$DATA/ferretdb-state" \
+      --telemetry=disable --debug-addr=- --log-level=error
+  fi
+  await_answer store
+}
+
+# ensure_up NAME: sets STARTED_NOW=1 only when this call started the server.
+ensure_up() {
+  local name=$1 pid
+  STARTED_NOW=0
+  if pid=$(live_pid "$name"); then
+    answers "$name" "$START_TIMEOUT" "$pid" ||
+      die "$name (pid $pid) runs but does not answer on $(addr_of "$name"); read $(log_of "$name")"
+    say "$name already running (pid $pid), answers on $(addr_of "$name")"
+  elif answers "$name"; then
+    say "$name: a server not started by stack.sh answers on $(addr_of "$name"); using it"
+  else
+    "start_$name"
+    STARTED_NOW=1
+  fi
+}
+
+stop_one() {
+  local name=$1 pid
+  if ! pid=$(live_pid "$name"); then
+    rm -f "$(pidfile "$name")"
+    say "$name not running"
+    return 0
+  fi
+  say "stopping $name (pid $pid)"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  if ! wait_gone "$pid" "$STOP_TIMEOUT"; then
+    say "$name still there after ${STOP_TIMEOUT}s; SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    wait_gone "$pid" 10 || die "could not stop $name (pid $pid)"
+  fi
+  rm -f "$(pidfile "$name")"
+}
+
+kill_one() {
+  local name=$1 pid
+  pid=$(live_pid "$name") || die "$name is not running (or was not started by stack.sh)"
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+  wait_gone "$pid" 10 || die "$name (pid $pid) survived SIGKILL"
+  rm -f "$(pidfile "$name")"
+  say "killed $name (pid $pid)"
+}
+
+# Servers of this checkout that escaped their pid files would be a leak: name them.
+leftovers() {
+  local pid cmd found=1
+  for pid in $(pgrep -f -- "$LOCAL/" || true); do
+    cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+    if [[ $cmd == *kafka.Kafka* || $cmd == *"$LOCAL/bin/ferretdb"* || $cmd == mongod* ]]; then
+      say "left over: pid $pid: ${cmd:0:120}"
+      found=0
+    fi
+  done
+  return "$found"
+}
+
+cmd_status() {
+  local name pid what run ans rc=0
+  for name in kafka store; do
+    case $name in
+      kafka) what="Apache Kafka $(kafka_version)" ;;
+      store) what=$([[ $(store_kind) == mongod ]] && echo mongod || echo "FerretDB $FERRETDB_VERSION") ;;
+    esac
+    if pid=$(live_pid "$name"); then run="running, pid $pid"; else run="not started by stack.sh"; fi
+    if answers "$name"; then ans=answers; else
+      ans="does NOT answer"
+      rc=3
+    fi
+    printf '%-5s %-24s %-24s %s on %s\n' "$name" "$what" "$run" "$ans" "$(addr_of "$name")"
+  done
+  return "$rc"
+}
+
+STARTED=()
+cleanup_run() {
+  local rc=$? i
+  trap - INT TERM
+  if ((${#STARTED[@]})); then
+    lock
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_one "${STARTED[i]}" || rc=1; done
+  fi
+  exit "$rc"
+}
+
+cmd_run() {
+  [[ ${1:-} == -- ]] && shift
+  (($#)) || die "usage: stack.sh run -- CMD [ARG...]"
+  trap cleanup_run EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  lock
+  for name in kafka store; do
+    ensure_up "$name"
+    if ((STARTED_NOW)); then STARTED+=("$name"); fi
+  done
+  unlock
+  export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_ADDR MONGODB_URL=$STORE_URL
+  local rc=0
+  "$@" || rc=$?
+  exit "$rc"
+}
+
+main() {
+  [[ -x $PY ]] || die "$PY missing: run 'make venv' first (the stack probes use its drivers)"
+  need setsid "install util-linux"
+  need flock "install util-linux"
+  mkdir -p "$RUN" "$LOGS" "$DATA"
+  local cmd=${1:-}
+  shift || true
+  case $cmd in
+    up)
+      lock
+      ensure_up kafka
+      ensure_up store
+      say "up: KAFKA_BOOTSTRAP_SERVERS=$KAFKA_ADDR MONGODB_URL=$STORE_URL"
+      ;;
+    down)
+      lock
+      stop_one kafka
+      stop_one store
+      ! leftovers || die "servers of this checkout still run (above); stop them with kill PID"
+      ;;
+    status) cmd_status ;;
+    run) cmd_run "$@" ;;
+    kill-kafka | kill-store) lock && kill_one "${cmd#kill-}" ;;
+    stop-kafka | stop-store) lock && stop_one "${cmd#stop-}" ;;
+    start-kafka | start-store) lock && ensure_up "${cmd#start-}" ;;
+    *)
+      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"

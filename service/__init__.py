@@ -1,0 +1,1 @@
+"""Release gate: governs which recommendation packets may be released, and to whom."""

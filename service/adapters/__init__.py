@@ -1,0 +1,1 @@
+"""Adapters: the fact-log store, the outbox publisher, the Kafka plumbing."""

@@ -1,0 +1,27 @@
+"""Which failures are the infrastructure's (retry, never dead-letter) and whose they are."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.errors import KafkaError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
+
+from service.gate import AppendRaceLost
+
+STORE_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
+    ExecutionTimeout,
+    WriteConcernError,
+)
+KAFKA_ERRORS: tuple[type[BaseException], ...] = (KafkaError, asyncio.TimeoutError)
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    *STORE_ERRORS,
+    *KAFKA_ERRORS,
+    AppendRaceLost,
+    ConnectionError,
+)
+
+
+def dependency_of(exc: BaseException) -> str:
+    return "store" if isinstance(exc, (*STORE_ERRORS, AppendRaceLost)) else "kafka"

@@ -1,0 +1,95 @@
+"""An in-memory FactStore for unit tests of handlers; never the evidence the service works."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from service.adapters.store import LIVE_STATES, EvidenceRecord, Projection, SeqTaken
+from service.domain.commands import EvidenceVersion
+from service.domain.facts import Fact
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.facts: dict[str, Fact] = {}
+        self.projections: dict[str, Projection] = {}
+        self.evidence: dict[tuple[str, str], EvidenceVersion] = {}
+        self.records: dict[tuple[str, str], EvidenceRecord] = {}
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    async def load_packet(self, packet_id: str) -> list[Fact]:
+        return [f for f in self.facts.values() if f.packet_id == packet_id]
+
+    async def append(self, facts: Sequence[Fact]) -> None:
+        for fact in facts:
+            if fact.id in self.facts:
+                raise SeqTaken(fact.id)
+            self.facts[fact.id] = replace(fact, published=False)
+
+    async def mark_published(self, fact_ids: Sequence[str]) -> None:
+        for fid in fact_ids:
+            if fid in self.facts:
+                self.facts[fid] = replace(self.facts[fid], published=True)
+
+    async def unpublished(self, limit: int) -> list[Fact]:
+        waiting = [f for f in self.facts.values() if not f.published and f.outbox]
+        return sorted(waiting, key=lambda f: f.at)[:limit]
+
+    async def count_unpublished(self) -> int:
+        return sum(1 for f in self.facts.values() if not f.published and f.outbox)
+
+    async def save_projections(self, rows: Iterable[Projection]) -> None:
+        for row in rows:
+            self.projections[row.id] = row
+
+    async def due_packets(self, now: datetime, limit: int) -> list[str]:
+        due = [p for p in self.projections.values() if p.next_due and p.next_due <= now]
+        return sorted({p.packet_id for p in due})[:limit]
+
+    async def packets_citing(self, kind: str, ref: str) -> list[str]:
+        key = f"{kind}:{ref}"
+        return sorted({p.packet_id for p in self._live() if key in p.evidence})
+
+    async def packets_in_lane(self, lane_id: str) -> list[str]:
+        return sorted({p.packet_id for p in self._live() if p.lane_id == lane_id})
+
+    def _live(self) -> list[Projection]:
+        return [p for p in self.projections.values() if p.state in LIVE_STATES]
+
+    async def state_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for p in self.projections.values():
+            if p.state:
+                counts[p.state] = counts.get(p.state, 0) + 1
+        return counts
+
+    async def record_evidence(
+        self, kind: str, ref: str, version: EvidenceVersion, now: datetime
+    ) -> EvidenceRecord:
+        known = self.records.get((kind, ref))
+        if known is not None and known.step(version.event_id) != "new":
+            return known
+        history = (*(known.history if known else ()), version.event_id)
+        record = EvidenceRecord(latest=version, as_of=now, history=history)
+        self.records[(kind, ref)] = record
+        self.evidence[(kind, ref)] = version
+        return record
+
+    async def evidence_versions(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], EvidenceVersion]:
+        return {k: self.evidence[k] for k in keys if k in self.evidence}
+
+    async def all_facts(self) -> AsyncIterator[Fact]:
+        for fact in sorted(self.facts.values(), key=lambda f: (f.packet_id, f.revision, f.seq)):
+            yield fact
+
+    async def packet_ids(self) -> list[str]:
+        return sorted({f.packet_id for f in self.facts.values()})

@@ -1,0 +1,106 @@
+"""The fact-log store interface, its conflict error, and the projection it keeps beside logs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from service.domain.commands import EvidenceVersion
+from service.domain.facts import Fact
+from service.domain.revision import Revision
+
+LIVE_STATES = ("pending", "approved", "released")
+
+
+class SeqTaken(Exception):
+    """Another writer appended this seq first: reload the log and decide again."""
+
+    def __init__(self, fact_id: str) -> None:
+        super().__init__(f"{fact_id} is taken")
+        self.fact_id = fact_id
+
+
+@dataclass(frozen=True)
+class Projection:
+    """A derived row per revision: what the scheduler, HTTP and dashboards read."""
+
+    packet_id: str
+    revision: int
+    state: str | None
+    lane_id: str | None
+    evidence: tuple[str, ...]  # "kind:ref" of everything cited
+    next_due: datetime | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.packet_id}@r{self.revision}"
+
+    @staticmethod
+    def of(rev: Revision) -> Projection:
+        return Projection(
+            packet_id=rev.packet_id,
+            revision=rev.revision,
+            state=None if rev.state is None else rev.state.value,
+            lane_id=rev.lane_id,
+            evidence=tuple(sorted({f"{k}:{r}" for k, r, _ in rev.cites()})),
+            next_due=rev.next_due(),
+        )
+
+
+@dataclass(frozen=True)
+class EvidenceRecord:
+    latest: EvidenceVersion
+    as_of: datetime  # when the latest change was first recorded
+    history: tuple[str, ...]  # event ids, oldest first
+
+    def step(self, event_id: str) -> str:
+        """'new' for an unseen change, 'latest' for the newest again, 'stale' for a replay."""
+        if event_id not in self.history:
+            return "new"
+        return "latest" if self.history[-1] == event_id else "stale"
+
+
+class FactStore(Protocol):
+    async def ensure_indexes(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def load_packet(self, packet_id: str) -> list[Fact]: ...
+
+    async def append(self, facts: Sequence[Fact]) -> None:
+        """Insert in order; raise SeqTaken at the first id already taken (earlier ones stay)."""
+        ...
+
+    async def mark_published(self, fact_ids: Sequence[str]) -> None: ...
+
+    async def unpublished(self, limit: int) -> list[Fact]: ...
+
+    async def count_unpublished(self) -> int: ...
+
+    async def save_projections(self, rows: Iterable[Projection]) -> None: ...
+
+    async def due_packets(self, now: datetime, limit: int) -> list[str]: ...
+
+    async def packets_citing(self, kind: str, ref: str) -> list[str]: ...
+
+    async def packets_in_lane(self, lane_id: str) -> list[str]: ...
+
+    async def state_counts(self) -> dict[str, int]: ...
+
+    async def record_evidence(
+        self, kind: str, ref: str, version: EvidenceVersion, now: datetime
+    ) -> EvidenceRecord:
+        """Note a change of (kind, ref); say whether it is the newest one seen."""
+        ...
+
+    async def evidence_versions(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> Mapping[tuple[str, str], EvidenceVersion]: ...
+
+    def all_facts(self) -> AsyncIterator[Fact]:
+        """Every fact, by packet, revision and seq: for audit and projection rebuilds."""
+        ...
+
+    async def packet_ids(self) -> list[str]: ...

@@ -1,0 +1,170 @@
+"""create_app(settings): the one place things are wired. Nothing connects at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from faststream import AckPolicy
+from faststream.asgi import AsgiFastStream
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
+from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient
+
+from service.adapters.mongo_store import MongoStore
+from service.adapters.outbox import KafkaOutbox
+from service.gate import Gate
+from service.governance_file import GovernanceWatcher
+from service.handlers import HANDLERS
+from service.handlers.consume import Handler, process_batch
+from service.health import Health
+from service.http import ASGIApp, router
+from service.logs import configure_logging
+from service.loops import Monitor, forever, governance_step, relay_step, scheduler_step
+from service.metrics import Metrics
+from service.runtime import Runtime, utc_now
+from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
+
+
+async def raw_bodies(msg: StreamMessage[Any]) -> Any:
+    """Keep values as bytes: decoding and its errors belong to the contract layer."""
+    return msg.body
+
+
+class Service:
+    """Everything one instance owns; started and stopped by the ASGI lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.log = logging.getLogger("release_gate")
+        self.registry = CollectorRegistry()
+        self.metrics = Metrics(self.registry)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            enable_idempotence=True,  # acks=all, no duplicates from producer retries
+            client_id=f"release-gate-{settings.instance_id}",
+            middlewares=[
+                KafkaPrometheusMiddleware(registry=self.registry, app_name="release-gate")
+            ],
+            logger=self.log,
+        )
+        self.client: AsyncMongoClient[dict[str, Any]] | None = None
+        self.watcher: GovernanceWatcher | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.monitor: Monitor | None = None
+        self._rt: Runtime | None = None
+        for topic in INPUT_TOPICS:
+            self._subscribe(topic, HANDLERS[topic])
+
+    @property
+    def rt(self) -> Runtime:
+        assert self._rt is not None, "the runtime is built at start-up"
+        return self._rt
+
+    def _subscribe(self, topic: str, handle: Handler) -> None:
+        s = self.settings
+        subscriber = self.broker.subscriber(
+            s.topic(topic),
+            group_id=s.consumer_group,
+            batch=True,
+            max_records=s.batch_max_records,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.MANUAL,  # commit only after the batch's effects are durable
+            session_timeout_ms=s.session_timeout_ms,
+            heartbeat_interval_ms=s.heartbeat_interval_ms,
+            max_poll_interval_ms=s.max_poll_interval_ms,
+            decoder=raw_bodies,
+            title=f"{topic}:consume",
+            description=(handle.__doc__ or "").strip() or None,
+        )
+
+        async def consume(body: Any, msg: KafkaMessage) -> None:
+            records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+            await process_batch(self.rt, topic, handle, records)
+            await msg.ack()
+
+        consume.__name__ = handle.__name__
+        subscriber(consume)
+
+    async def start(self) -> None:
+        s = self.settings
+        watcher = GovernanceWatcher(s.governance_file, on_error=self._governance_refused)
+        self.watcher = watcher
+        self.metrics.init_lanes(watcher.current.lanes)
+        self.client = AsyncMongoClient(s.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+        store = MongoStore(self.client[s.mongodb_database])
+        await store.ensure_indexes()
+        await create_topics(s)
+        self.outbox = KafkaOutbox(self.broker, store, s)
+        gate = Gate(
+            store, self.outbox, lambda: watcher.current, utc_now, self.metrics, s.conflict_retries
+        )
+        self._rt = Runtime(
+            s, store, gate, self.outbox, self.metrics, Health(self.metrics), self.log
+        )
+        self.metrics.ready.set(1)
+
+    async def started(self) -> None:
+        s, rt = self.settings, self.rt
+        assert self.watcher is not None
+        self.monitor = Monitor(rt)
+        loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
+            ("scheduler", s.scheduler_interval_seconds, lambda: scheduler_step(rt)),
+            ("relay", s.relay_interval_seconds, lambda: relay_step(rt, self.outbox)),
+            ("governance", s.governance_poll_seconds, governance_step(rt, self.watcher)),
+            ("monitor", s.monitor_interval_seconds, self.monitor.step),
+        ]
+        self.tasks = [asyncio.create_task(forever(rt, n, i, f), name=n) for n, i, f in loops]
+        self.log.info("release gate started", extra={"instance": s.instance_id})
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.monitor is not None:
+            await self.monitor.close()
+
+    async def closed(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    def _governance_refused(self, reason: str) -> None:
+        self.metrics.governance_reloads.labels(outcome="refused").inc()
+        self.log.error(
+            "governance change refused; the last good file stays in force", extra={"reason": reason}
+        )
+
+
+async def create_topics(settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [settings.topic(t) for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
+        new = [NewTopic(t, settings.topic_partitions, 1) for t in wanted if t not in existing]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another instance was first
+                await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+def create_app(settings: Settings) -> tuple[ASGIApp, Service]:
+    configure_logging(settings.log_level)
+    service = Service(settings)
+    app = AsgiFastStream(
+        service.broker,
+        on_startup=[service.start],
+        after_startup=[service.started],
+        on_shutdown=[service.stop],
+        after_shutdown=[service.closed],
+        asyncapi_path="/asyncapi",
+    )
+    return router(app, service, service.broker), service

@@ -1,0 +1,70 @@
+"""The command line (typer): run the service, sign decisions, inspect and verify the logs."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from service.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+audit = typer.Typer(no_args_is_help=True, help="Audit the hash-chained fact logs.")
+app.add_typer(audit, name="audit")
+
+
+@app.command()
+def run() -> None:
+    """Run the service (settings from the environment only)."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = Settings()
+    asgi, _ = create_app(settings)
+    config = uvicorn.Config(
+        asgi,
+        host=settings.http_host,
+        port=settings.http_port,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+    )
+    asyncio.run(uvicorn.Server(config).serve())
+
+
+@app.command()
+def keygen(
+    out: Annotated[Path | None, typer.Option(help="write the private seed to this file")] = None,
+) -> None:
+    """Make an Ed25519 key pair for a release owner; print the public key for lanes.yaml."""
+    from service.keys import generate_keypair
+
+    seed, public = generate_keypair()
+    seed_b64 = base64.b64encode(seed).decode()
+    if out is not None:
+        out.write_text(seed_b64 + "\n")
+        out.chmod(0o600)
+        typer.echo(f"private seed written to {out} (mode 600)")
+    else:
+        typer.echo(f"private_seed: {seed_b64}")
+    typer.echo(f"public_key: {base64.b64encode(public).decode()}")
+
+
+def main() -> None:
+    from service import cli_ops  # registers the commands that talk to Kafka and the store
+
+    cli_ops.register(app, audit)
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def echo_json(obj: object) -> None:
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False))

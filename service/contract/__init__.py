@@ -1,0 +1,1 @@
+"""The wire contract: CloudEvents envelope, payload models, decoding and generated schemas."""

@@ -1,0 +1,72 @@
+"""The CloudEvents 1.0 envelope (JSON structured mode) every message in and out is wrapped in."""
+
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from service.contract.times import UtcDateTime, format_time
+
+INPUT_TYPES: Final[tuple[str, ...]] = (
+    "packet-ready",
+    "approval-decision",
+    "evidence-changed",
+    "forward-request",
+    "review-feedback",
+)
+OUTPUT_TYPES: Final[tuple[str, ...]] = (
+    "release-manifest",
+    "blocked-forward",
+    "forward-allowed",
+    "packet-lifecycle",
+    "dead-letter",
+)
+EVENT_TYPES: Final[tuple[str, ...]] = INPUT_TYPES + OUTPUT_TYPES
+SCHEMA_VERSION: Final = 1
+DEFAULT_SOURCE: Final = "urn:release-gate"
+
+# Envelope attributes are free text for other producers; only bound them and forbid
+# whitespace and control characters, which no id, URI or subject needs.
+_Attr = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f\x7f]+$")
+]
+
+
+class CloudEvent(BaseModel):
+    """A CloudEvents 1.0 event with the contract's `schemaversion` extension; extras ignored."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: _Attr
+    source: _Attr
+    type: _Attr
+    subject: _Attr
+    time: UtcDateTime
+    datacontenttype: Literal["application/json"] = "application/json"
+    schemaversion: int
+    data: dict[str, Any]
+
+
+def make_event(
+    type_: str,
+    id_: str,
+    subject: str,
+    time: datetime,
+    data: dict[str, Any],
+    source: str = DEFAULT_SOURCE,
+) -> dict[str, Any]:
+    """A JSON-ready outbound CloudEvent; `data` must already be JSON-ready (times formatted)."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type_!r}")
+    return {
+        "specversion": "1.0",
+        "id": id_,
+        "source": source,
+        "type": type_,
+        "subject": subject,
+        "time": format_time(time),
+        "datacontenttype": "application/json",
+        "schemaversion": SCHEMA_VERSION,
+        "data": data,
+    }

@@ -1,0 +1,1 @@
+"""The pure functional core: states, facts, fold and decide. No I/O, no clock."""

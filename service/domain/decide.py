@@ -1,0 +1,199 @@
+"""decide(): the pure heart. State, command, now and governance in; facts to append out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from service.domain.approval import check_approval
+from service.domain.canonical import parse_manifest_id
+from service.domain.commands import (
+    ApprovalDecided,
+    Command,
+    EvidenceChanged,
+    FeedbackReceived,
+    ForwardRequested,
+    PacketReady,
+    Tick,
+)
+from service.domain.facts import Fact
+from service.domain.forward import decide_forward
+from service.domain.governance import Governance
+from service.domain.release import advance, release
+from service.domain.revision import Packet, newest_created
+from service.domain.states import RevisionState as S
+from service.domain.work import Work
+
+
+@dataclass(frozen=True)
+class Decision:
+    facts: tuple[Fact, ...] = ()
+    outcome: str = "applied"  # applied | duplicate | refused | dead-lettered
+    dead_letter: tuple[str, str] | None = None  # (error_kind, detail)
+
+
+def decide(
+    packet_id: str, packet: Packet, command: Command, now: datetime, governance: Governance
+) -> Decision:
+    work = Work(packet_id, packet, now, command.event_id)
+    seen = work.seen(command.event_id)
+    advance(work, governance)
+    dead: tuple[str, str] | None = None
+    duplicate = seen
+    if isinstance(command, PacketReady):
+        dead, duplicate = _packet_ready(work, command, governance)
+    elif seen or isinstance(command, Tick):
+        pass
+    elif isinstance(command, ApprovalDecided):
+        _approval(work, command, governance)
+    elif isinstance(command, EvidenceChanged):
+        _evidence_changed(work, command)
+    elif isinstance(command, ForwardRequested):
+        duplicate = decide_forward(work, command.data)
+    elif isinstance(command, FeedbackReceived):
+        dead, duplicate = _feedback(work, command)
+    if dead:
+        return Decision(tuple(work.facts), "dead-lettered", dead)
+    if work.refused:
+        return Decision(tuple(work.facts), "refused")
+    return Decision(tuple(work.facts), "duplicate" if duplicate else "applied")
+
+
+def _packet_ready(
+    work: Work, cmd: PacketReady, governance: Governance
+) -> tuple[tuple[str, str] | None, bool]:
+    data = cmd.data
+    number = int(data["revision"])
+    existing = work.rev(number)
+    duplicate = existing.created
+    if existing.packet is not None and existing.packet["packet_hash"] != data["packet_hash"]:
+        return ("revision-conflict", f"r{number} is stored with another packet_hash"), False
+    if not existing.created:
+        _create(work, cmd, governance)
+    _supersede_older(work)
+    _supersede_stale_evidence(work, cmd)
+    return None, duplicate
+
+
+def _create(work: Work, cmd: PacketReady, governance: Governance) -> None:
+    data = cmd.data
+    number = int(data["revision"])
+    lane = governance.lane(data["lane_id"])
+    body: dict[str, Any] = {"packet": dict(data)}
+    if lane is None:
+        work.transition(
+            number, "created", S.REJECTED, "unknown-lane", f"lane {data['lane_id']}", body
+        )
+        return
+    cited = {ref["kind"] for ref in data["evidence_refs"]}
+    missing = [kind for kind in lane.required_evidence if kind not in cited]
+    if missing:
+        detail = f"missing evidence: {', '.join(missing)}"
+        work.transition(number, "created", S.REJECTED, "evidence-incomplete", detail, body)
+        return
+    newest = newest_created(work.revs)
+    if newest is not None and number < newest:
+        work.transition(
+            number,
+            "created",
+            S.SUPERSEDED,
+            "out-of-order",
+            f"r{newest} is newer",
+            body,
+            superseded_by=newest,
+        )
+        return
+    body["max_pending_seconds"] = int(lane.max_pending / timedelta(seconds=1))
+    work.transition(number, "created", S.PENDING, "packet-ready", f"lane {lane.lane_id}", body)
+
+
+def _supersede_older(work: Work) -> None:
+    newest = newest_created(work.revs)
+    for number, rev in sorted(work.revs.items()):
+        if newest is not None and number < newest and rev.created and not rev.terminal:
+            work.transition(
+                number,
+                "superseded",
+                S.SUPERSEDED,
+                "newer-revision",
+                f"r{newest} supersedes r{number}",
+                superseded_by=newest,
+            )
+
+
+def _supersede_stale_evidence(work: Work, cmd: PacketReady) -> None:
+    """A revision citing a version older than one already announced is stale on arrival."""
+    for number, rev in sorted(work.revs.items()):
+        if not rev.created or rev.terminal:
+            continue
+        for kind, ref, version in rev.cites():
+            latest = cmd.evidence.get((kind, ref))
+            if latest is not None and latest.version != version:
+                detail = f"{kind} {ref} {version} -> {latest.version}"
+                work.transition(number, "superseded", S.SUPERSEDED, "evidence-changed", detail)
+                break
+
+
+def _approval(work: Work, cmd: ApprovalDecided, governance: Governance) -> None:
+    data = cmd.data
+    number = int(data["revision"])
+    record = {
+        "decision_id": data["decision_id"],
+        "approver": data["approver"],
+        "decision": data["decision"],
+    }
+    refusal = check_approval(work.revs, data, work.now, governance)
+    if refusal:
+        work.refuse(number, refusal[0], refusal[1], record)
+        return
+    if data["decision"] == "reject":
+        work.transition(
+            number,
+            "rejected",
+            S.REJECTED,
+            "rejected-by-owner",
+            str(data.get("reason") or ""),
+            record,
+        )
+        return
+    work.transition(
+        number,
+        "approved",
+        S.APPROVED,
+        "approved",
+        f"by {data['approver']} for {len(data['audience'])} recipients",
+        {**record, "approval": dict(data)},
+    )
+    rev = work.rev(number)
+    if rev.valid_from is not None and rev.valid_from <= work.now:
+        release(work, rev, governance)
+
+
+def _evidence_changed(work: Work, cmd: EvidenceChanged) -> None:
+    kind, ref, version = cmd.data["kind"], cmd.data["ref"], cmd.data["new_version"]
+    for number, rev in sorted(work.revs.items()):
+        if not rev.created or rev.terminal:
+            continue
+        if kind == "audience-scope" and rev.lane_id == ref:
+            if cmd.as_of is not None and rev.ready_at is not None and rev.ready_at > cmd.as_of:
+                continue
+            detail = f"audience-scope {ref} -> {version}"
+        else:
+            stale = [v for k, r, v in rev.cites() if (k, r) == (kind, ref) and v != version]
+            if not stale:
+                continue
+            detail = f"{kind} {ref} {stale[0]} -> {version}"
+        work.transition(number, "superseded", S.SUPERSEDED, "evidence-changed", detail)
+
+
+def _feedback(work: Work, cmd: FeedbackReceived) -> tuple[tuple[str, str] | None, bool]:
+    data = cmd.data
+    parsed = parse_manifest_id(str(data["manifest_id"]))
+    if parsed is None or parsed[0] != work.packet_id or not work.rev(parsed[1]).created:
+        return ("unknown-manifest", f"no released revision {data['manifest_id']}"), False
+    rev = work.rev(parsed[1])
+    if data["feedback_id"] in rev.feedback_ids:
+        return None, True
+    work.append(parsed[1], "feedback", None, str(data["correction"]), dict(data))
+    return None, False

@@ -1,0 +1,59 @@
+"""Output events, built from what a fact records; their ids are derived, never random."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from service.contract.envelope import make_event
+from service.contract.times import format_time
+from service.domain.canonical import manifest_id
+from service.domain.facts import Outgoing
+
+
+def lifecycle(
+    packet_id: str,
+    revision: int,
+    from_state: str | None,
+    to_state: str | None,
+    reason: str,
+    detail: str,
+    cause_event_id: str,
+    at: datetime,
+    superseded_by: int | None = None,
+) -> Outgoing:
+    mid = manifest_id(packet_id, revision)
+    # A state is entered once per revision, so "<manifest_id>:<to_state>" is unique; a
+    # refusal leaves the state as it was and is named by the input that caused it.
+    refused = from_state == to_state
+    event_id = f"{mid}:refused:{cause_event_id}" if refused else f"{mid}:{to_state}"
+    data = {
+        "packet_id": packet_id,
+        "revision": revision,
+        "from_state": from_state,
+        "to_state": to_state,
+        "reason": reason,
+        "detail": detail,
+        "cause_event_id": cause_event_id,
+        "superseded_by": superseded_by,
+        "at": format_time(at),
+    }
+    return _out("packet-lifecycle", event_id, packet_id, at, data)
+
+
+def manifest(data: Mapping[str, Any], at: datetime) -> Outgoing:
+    mid = str(data["manifest_id"])
+    return _out("release-manifest", f"{mid}:released", str(data["packet_id"]), at, data)
+
+
+def forward_outcome(allowed: bool, data: Mapping[str, Any], at: datetime) -> Outgoing:
+    topic, suffix = ("forward-allowed", "allowed") if allowed else ("blocked-forward", "blocked")
+    return _out(topic, f"{data['request_id']}:{suffix}", str(data["packet_id"]), at, data)
+
+
+def _out(
+    topic: str, event_id: str, packet_id: str, at: datetime, data: Mapping[str, Any]
+) -> Outgoing:
+    event = make_event(topic, event_id, packet_id, at, dict(data))
+    return Outgoing(topic=topic, key=packet_id, event=event)

@@ -1,0 +1,198 @@
+"""The governance model (lanes, recipients, release owners' keys) and its strict parser (pure)."""
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cached_property
+from types import MappingProxyType
+from typing import Any
+
+import isodate  # type: ignore[import-untyped]
+import yaml
+
+from service.contract import vocab
+from service.domain.canonical import digest
+
+_REQUIRED = ("lane_id", "name", "authorized_recipients", "max_validity", "max_pending")
+_OPTIONAL = ("required_evidence", "release_owners")
+
+
+class GovernanceError(ValueError):
+    """Invalid governance; the message names the lane and the field."""
+
+
+@dataclass(frozen=True)
+class ReleaseOwner:
+    id: str
+    public_key: bytes  # raw 32-byte Ed25519 public key
+
+
+@dataclass(frozen=True)
+class Lane:
+    lane_id: str
+    name: str
+    authorized_recipients: tuple[str, ...]
+    max_validity: timedelta
+    max_pending: timedelta
+    required_evidence: tuple[str, ...] = ()
+    release_owners: tuple[ReleaseOwner, ...] = ()
+
+    def owner(self, id_: str) -> ReleaseOwner | None:
+        return next((o for o in self.release_owners if o.id == id_), None)
+
+
+@dataclass(frozen=True)
+class Governance:
+    lanes: Mapping[str, Lane]
+
+    def lane(self, lane_id: str) -> Lane | None:
+        return self.lanes.get(lane_id)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Digest of the content (not the file's text), so logs show which rules were in force."""
+        return digest({lane_id: _content(lane) for lane_id, lane in self.lanes.items()})
+
+
+def _content(lane: Lane) -> dict[str, Any]:
+    return {
+        "name": lane.name,
+        "authorized_recipients": list(lane.authorized_recipients),
+        "max_validity_us": lane.max_validity // timedelta(microseconds=1),
+        "max_pending_us": lane.max_pending // timedelta(microseconds=1),
+        "required_evidence": list(lane.required_evidence),
+        "release_owners": [
+            {"id": o.id, "public_key": base64.b64encode(o.public_key).decode()}
+            for o in lane.release_owners
+        ],
+    }
+
+
+def parse_governance(text: str) -> Governance:
+    """YAML text to validated Governance; raises GovernanceError naming lane and field."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GovernanceError(f"governance: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict) or "lanes" not in doc:
+        raise GovernanceError("governance: expected a mapping with the key 'lanes'")
+    if set(doc) != {"lanes"}:
+        raise GovernanceError(f"governance: unknown keys {sorted(set(doc) - {'lanes'})}")
+    items = doc["lanes"]
+    if not isinstance(items, list) or not items:
+        raise GovernanceError("governance: lanes: expected a non-empty list of lanes")
+    lanes: dict[str, Lane] = {}
+    for index, item in enumerate(items):
+        lane = _lane(item, index)
+        if lane.lane_id in lanes:
+            raise GovernanceError(f"lane {lane.lane_id}: lane_id: duplicate lane id")
+        lanes[lane.lane_id] = lane
+    return Governance(lanes=MappingProxyType(lanes))
+
+
+def _lane(item: object, index: int) -> Lane:
+    where = f"lanes[{index}]"
+    if not isinstance(item, dict):
+        raise GovernanceError(f"{where}: expected a mapping")
+    lane_id = item.get("lane_id")
+    if isinstance(lane_id, str) and lane_id:
+        where = f"lane {lane_id}"
+    # Unknown keys are refused: a misspelt `required_evidence` must not silently mean "none".
+    unknown = sorted(str(k) for k in item if k not in _REQUIRED + _OPTIONAL)
+    if unknown:
+        raise GovernanceError(f"{where}: unknown fields {unknown}")
+    for field in _REQUIRED:
+        if field not in item:
+            raise _fail(where, field, "required field missing")
+    if not _matches(lane_id, vocab.ID_PATTERN, vocab.ID_MAX):
+        raise _fail(where, "lane_id", f"{lane_id!r} is not a valid id")
+    name = item["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(where, "name", "expected a non-empty string")
+    recipients = _identities(item["authorized_recipients"], where, "authorized_recipients")
+    if not recipients:
+        raise _fail(where, "authorized_recipients", "expected at least one recipient")
+    evidence = _strings(item.get("required_evidence"), where, "required_evidence")
+    for kind in evidence:
+        if kind not in vocab.EVIDENCE_KINDS:
+            raise _fail(where, "required_evidence", f"{kind!r} is not an evidence kind")
+    return Lane(
+        lane_id=str(lane_id),
+        name=name,
+        authorized_recipients=recipients,
+        max_validity=_duration(item["max_validity"], where, "max_validity"),
+        max_pending=_duration(item["max_pending"], where, "max_pending"),
+        required_evidence=evidence,
+        release_owners=_owners(item.get("release_owners"), where),
+    )
+
+
+def _fail(where: str, field: str, problem: str) -> GovernanceError:
+    return GovernanceError(f"{where}: {field}: {problem}")
+
+
+def _matches(value: object, pattern: str, max_len: int) -> bool:
+    return isinstance(value, str) and len(value) <= max_len and bool(re.fullmatch(pattern, value))
+
+
+def _strings(value: object, where: str, field: str) -> tuple[str, ...]:
+    """A list of unique strings; a missing or null optional list is empty."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise _fail(where, field, "expected a list of strings")
+    dupes = sorted({s for s in value if value.count(s) > 1})
+    if dupes:
+        raise _fail(where, field, f"duplicate entries {dupes}")
+    return tuple(value)
+
+
+def _identities(value: object, where: str, field: str) -> tuple[str, ...]:
+    items = _strings(value, where, field)
+    for identity in items:
+        if not _matches(identity, vocab.IDENTITY_PATTERN, vocab.IDENTITY_MAX):
+            raise _fail(where, field, f"{identity!r} is not an identity such as exec:cro")
+    return items
+
+
+def _duration(value: object, where: str, field: str) -> timedelta:
+    if not isinstance(value, str):
+        raise _fail(where, field, f"{value!r} is not an ISO 8601 duration string such as P7D")
+    try:
+        parsed = isodate.parse_duration(value)
+    except (isodate.ISO8601Error, ValueError) as exc:
+        raise _fail(where, field, f"{value!r} is not an ISO 8601 duration") from exc
+    if not isinstance(parsed, timedelta):
+        raise _fail(where, field, f"{value!r}: years and months have no fixed length; use days")
+    if parsed <= timedelta(0):
+        raise _fail(where, field, f"{value!r} must be longer than zero")
+    return parsed
+
+
+def _owners(value: object, where: str) -> tuple[ReleaseOwner, ...]:
+    # No owners is allowed: it freezes a lane (nothing in it can be approved or released).
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _fail(where, "release_owners", "expected a list of {id, public_key}")
+    owners: list[ReleaseOwner] = []
+    for i, entry in enumerate(value):
+        field = f"release_owners[{i}]"
+        if not isinstance(entry, dict) or set(entry) != {"id", "public_key"}:
+            raise _fail(where, field, "expected exactly the keys id and public_key")
+        owner_id = _identities([entry["id"]], where, f"{field}.id")[0]
+        if any(o.id == owner_id for o in owners):
+            raise _fail(where, f"{field}.id", f"duplicate owner {owner_id!r}")
+        key = entry["public_key"]
+        try:
+            raw = base64.b64decode(key, validate=True) if isinstance(key, str) else b""
+        except binascii.Error:
+            raw = b""
+        if len(raw) != 32:
+            problem = "expected base64 of a raw 32-byte Ed25519 public key"
+            raise _fail(where, f"{field}.public_key", problem)
+        owners.append(ReleaseOwner(owner_id, raw))
+    return tuple(owners)

@@ -1,0 +1,83 @@
+"""Time-driven transitions and the release itself: manifest, re-check, expiry, timeout."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.contract.times import format_time
+from service.domain import events
+from service.domain.approval import recheck_release
+from service.domain.canonical import manifest_hash, manifest_id
+from service.domain.governance import Governance
+from service.domain.revision import Revision, parse_time
+from service.domain.states import RevisionState as S
+from service.domain.work import Work
+
+
+def build_manifest(rev: Revision, older: list[int], released_at: str) -> dict[str, Any]:
+    packet, approval = rev.packet, rev.approval
+    assert packet is not None and approval is not None and rev.approved_at is not None
+    data: dict[str, Any] = {
+        "manifest_id": manifest_id(rev.packet_id, rev.revision),
+        "packet_id": rev.packet_id,
+        "revision": rev.revision,
+        "packet_hash": packet["packet_hash"],
+        "option_set_hash": packet["option_set_hash"],
+        "lane_id": packet["lane_id"],
+        "audience": list(approval["audience"]),
+        "approver": approval["approver"],
+        "decision_id": approval["decision_id"],
+        "approved_at": format_time(rev.approved_at),
+        "released_at": released_at,
+        "valid_from": format_time(parse_time(approval["valid_from"])),
+        "valid_until": format_time(parse_time(approval["valid_until"])),
+        "options": packet["options"],
+        "blocked_requests": packet["blocked_requests"],
+        "evidence_refs": packet["evidence_refs"],
+        "supersedes": older,
+    }
+    data["manifest_hash"] = manifest_hash(data)
+    return data
+
+
+def release(work: Work, rev: Revision, governance: Governance) -> None:
+    refusal = recheck_release(rev, governance, work.now)
+    if refusal:
+        reason, detail = refusal
+        work.transition(
+            rev.revision,
+            "superseded",
+            S.SUPERSEDED,
+            "release-check-failed",
+            f"{reason}: {detail}",
+            {"check": reason},
+        )
+        return
+    older = sorted(r for r, other in work.revs.items() if other.created and r < rev.revision)
+    data = build_manifest(rev, older, format_time(work.now))
+    work.transition(
+        rev.revision,
+        "released",
+        S.RELEASED,
+        "released",
+        f"released to {len(data['audience'])} recipients",
+        {"manifest": data},
+        extra=(events.manifest(data, work.now),),
+    )
+
+
+def advance(work: Work, governance: Governance) -> None:
+    """Apply every transition that time alone makes due, for every revision of the packet."""
+    for number in sorted(work.revs):
+        rev = work.revs[number]
+        due = rev.next_due()
+        if due is None or due > work.now:
+            continue
+        if rev.state is S.PENDING:
+            work.transition(number, "expired", S.EXPIRED, "approval-timeout", f"undecided {due}")
+        elif rev.valid_until is not None and rev.valid_until <= work.now:
+            work.transition(
+                number, "expired", S.EXPIRED, "validity-ended", f"valid_until {rev.valid_until}"
+            )
+        elif rev.state is S.APPROVED:
+            release(work, rev, governance)

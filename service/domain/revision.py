@@ -1,0 +1,118 @@
+"""A revision's current view, folded from its log; a packet is the map of its revisions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from service.contract.times import parse_time
+from service.domain.facts import Fact, group_by_revision
+from service.domain.states import RevisionState, is_terminal
+
+__all__ = ["Packet", "Revision", "apply", "fold", "fold_packet", "newest_created", "parse_time"]
+
+
+@dataclass(frozen=True)
+class Revision:
+    packet_id: str
+    revision: int
+    state: RevisionState | None = None
+    seq: int = 0
+    head_hash: str | None = None
+    packet: Mapping[str, Any] | None = None  # raw packet-ready data, once created
+    ready_at: datetime | None = None
+    max_pending: timedelta | None = None  # snapshot of the lane's rule at intake
+    approval: Mapping[str, Any] | None = None  # raw approval data, once approved
+    approved_at: datetime | None = None
+    manifest: Mapping[str, Any] | None = None
+    causes: frozenset[str] = field(default_factory=frozenset)
+    request_ids: frozenset[str] = field(default_factory=frozenset)
+    feedback_ids: frozenset[str] = field(default_factory=frozenset)
+    decision_ids: frozenset[str] = field(default_factory=frozenset)  # decisions that took effect
+    unpublished: tuple[Fact, ...] = ()
+
+    @property
+    def created(self) -> bool:
+        return self.packet is not None
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.state)
+
+    @property
+    def lane_id(self) -> str | None:
+        return None if self.packet is None else str(self.packet["lane_id"])
+
+    @property
+    def valid_from(self) -> datetime | None:
+        return None if self.approval is None else parse_time(self.approval["valid_from"])
+
+    @property
+    def valid_until(self) -> datetime | None:
+        return None if self.approval is None else parse_time(self.approval["valid_until"])
+
+    def cites(self) -> Iterable[tuple[str, str, str]]:
+        for ref in [] if self.packet is None else self.packet["evidence_refs"]:
+            yield ref["kind"], ref["ref"], ref["version"]
+
+    def next_due(self) -> datetime | None:
+        """When time alone will next change this revision (the scheduler's index)."""
+        if self.state is RevisionState.PENDING and self.ready_at and self.max_pending:
+            return self.ready_at + self.max_pending
+        if self.state is RevisionState.APPROVED and self.valid_from and self.valid_until:
+            return min(self.valid_from, self.valid_until)
+        if self.state is RevisionState.RELEASED:
+            return self.valid_until
+        return None
+
+
+def apply(rev: Revision, fact: Fact) -> Revision:
+    """Fold one fact into the view."""
+    changes: dict[str, Any] = {
+        "seq": fact.seq,
+        "head_hash": fact.hash,
+        "causes": rev.causes | {fact.cause_event_id},
+    }
+    if fact.to_state is not None:
+        changes["state"] = RevisionState(fact.to_state)
+    data = fact.data
+    if fact.kind == "created":
+        changes["packet"] = data["packet"]
+        changes["ready_at"] = parse_time(fact.at)
+        pending = data.get("max_pending_seconds")
+        changes["max_pending"] = None if pending is None else timedelta(seconds=pending)
+    elif fact.kind == "approved":
+        changes["approval"] = data["approval"]
+        changes["approved_at"] = parse_time(fact.at)
+    elif fact.kind == "released":
+        changes["manifest"] = data["manifest"]
+    elif fact.kind in ("forward-allowed", "forward-blocked"):
+        changes["request_ids"] = rev.request_ids | {data["request_id"]}
+    elif fact.kind == "feedback":
+        changes["feedback_ids"] = rev.feedback_ids | {data["feedback_id"]}
+    if fact.kind in ("approved", "rejected") and "decision_id" in data:
+        changes["decision_ids"] = rev.decision_ids | {data["decision_id"]}
+    if not fact.published and fact.outbox:
+        changes["unpublished"] = (*rev.unpublished, fact)
+    return replace(rev, **changes)
+
+
+def fold(packet_id: str, revision: int, facts: Iterable[Fact]) -> Revision:
+    rev = Revision(packet_id=packet_id, revision=revision)
+    for fact in facts:
+        rev = apply(rev, fact)
+    return rev
+
+
+Packet = Mapping[int, Revision]
+
+
+def fold_packet(packet_id: str, facts: Iterable[Fact]) -> dict[int, Revision]:
+    return {r: fold(packet_id, r, log) for r, log in group_by_revision(facts).items()}
+
+
+def newest_created(packet: Packet) -> int | None:
+    created = [r for r, rev in packet.items() if rev.created]
+    return max(created) if created else None

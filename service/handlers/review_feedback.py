@@ -1,0 +1,18 @@
+"""review-feedback: a reviewer's correction of a released packet, counted and audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.contract.decode import Inbound
+from service.domain.canonical import parse_manifest_id
+from service.domain.commands import FeedbackReceived
+from service.domain.decide import Decision
+from service.runtime import Runtime
+
+
+async def on_review_feedback(inbound: Inbound[Any], rt: Runtime) -> Decision:
+    data = inbound.raw_data
+    parsed = parse_manifest_id(str(data["manifest_id"]))
+    packet_id = parsed[0] if parsed else str(data["manifest_id"])
+    return await rt.gate.run(packet_id, FeedbackReceived(inbound.event.id, data))

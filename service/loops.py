@@ -1,0 +1,106 @@
+"""Background loops: the scheduler (time-driven transitions), the outbox relay, governance
+reloads and the monitor (lag, states, backlog). Each survives outages and keeps going."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
+from service.contract.times import parse_time
+from service.domain.commands import Tick
+from service.gate import Publisher
+from service.governance_file import GovernanceWatcher
+from service.runtime import Runtime
+from service.settings import INPUT_TOPICS
+
+RELAY_GRACE = timedelta(seconds=2)  # the live path publishes its own facts; the relay mops up
+
+
+async def forever(
+    rt: Runtime, name: str, interval: float, step: Callable[[], Awaitable[None]]
+) -> None:
+    while True:
+        try:
+            await step()
+        except TRANSIENT_ERRORS as exc:
+            dependency = dependency_of(exc)
+            rt.metrics.infra_retries.labels(dependency=dependency).inc()
+            rt.health.fail(dependency, exc)
+            rt.log.warning(f"{name} waits for {dependency}", extra={"error": repr(exc)})
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            rt.log.exception(f"{name} step failed")
+        await asyncio.sleep(interval)
+
+
+async def scheduler_step(rt: Runtime) -> None:
+    """Drive every revision whose due time has come; several instances may race safely."""
+    for packet_id in await rt.store.due_packets(rt.clock(), limit=500):
+        decision = await rt.gate.run(packet_id, Tick())
+        for fact in decision.facts:
+            if fact.reason:
+                rt.metrics.scheduler_transitions.labels(reason=fact.reason).inc()
+
+
+async def relay_step(rt: Runtime, outbox: Publisher) -> None:
+    facts = await rt.store.unpublished(limit=1000)
+    cutoff = rt.clock() - RELAY_GRACE
+    stale = [f for f in facts if parse_time(f.at) <= cutoff]
+    if stale:
+        rt.log.info("relay publishes facts left unpublished", extra={"count": len(stale)})
+        await outbox.publish(stale)
+
+
+def governance_step(rt: Runtime, watcher: GovernanceWatcher) -> Callable[[], Awaitable[None]]:
+    async def step() -> None:
+        if await watcher.poll():
+            rt.metrics.governance_reloads.labels(outcome="applied").inc()
+            rt.metrics.init_lanes(watcher.current.lanes)
+            rt.log.info("governance reloaded", extra={"fingerprint": watcher.current.fingerprint})
+
+    return step
+
+
+class Monitor:
+    """Lag per partition (high watermark minus the group's committed offset), states, backlog."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        servers = rt.settings.kafka_bootstrap_servers
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+        self.probe = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+        self.started = False
+
+    async def step(self) -> None:
+        rt = self.rt
+        if not self.started:
+            await self.admin.start()
+            await self.probe.start()
+            self.started = True
+        committed = await self.admin.list_consumer_group_offsets(rt.settings.consumer_group)
+        for logical in INPUT_TOPICS:
+            topic = rt.settings.topic(logical)
+            parts = self.probe.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in sorted(parts)]
+            if not tps:
+                continue
+            ends = await self.probe.end_offsets(tps)
+            starts = await self.probe.beginning_offsets(tps)
+            for tp in tps:
+                meta = committed.get(tp)
+                position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
+                rt.metrics.set_partition_position(logical, tp.partition, ends[tp], position)
+        for state, count in (await rt.store.state_counts()).items():
+            rt.metrics.revisions.labels(state=state).set(count)
+        rt.metrics.outbox_pending.set(await rt.store.count_unpublished())
+
+    async def close(self) -> None:
+        if self.started:
+            await self.probe.stop()
+            await self.admin.close()

@@ -1,0 +1,35 @@
+"""What handlers and loops share: built once by create_app, passed explicitly."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from service.adapters.store import FactStore
+from service.gate import Gate
+from service.health import Health
+from service.metrics import Metrics
+from service.settings import Settings
+
+
+class EventSender(Protocol):
+    async def send(self, topic: str, key: str, event: Mapping[str, Any]) -> Awaitable[Any]: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    store: FactStore
+    gate: Gate
+    sender: EventSender
+    metrics: Metrics
+    health: Health
+    log: logging.Logger
+    clock: Callable[[], datetime] = utc_now

@@ -1,0 +1,60 @@
+"""The one settings class: every knob comes from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+INPUT_TOPICS = (
+    "packet-ready",
+    "approval-decision",
+    "evidence-changed",
+    "forward-request",
+    "review-feedback",
+)
+OUTPUT_TOPICS = (
+    "release-manifest",
+    "blocked-forward",
+    "forward-allowed",
+    "packet-lifecycle",
+    "dead-letter",
+)
+
+
+def _instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongodb_url: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str = "release_gate"
+    topic_prefix: str = ""
+    governance_file: Path = Path("ops/governance/lanes.yaml")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    consumer_group: str = "release-gate"
+    topic_partitions: int = Field(default=3, ge=1)
+    max_message_bytes: int = Field(default=1_048_576, ge=1024)
+    batch_max_records: int = Field(default=200, ge=1)
+    scheduler_interval_seconds: float = Field(default=1.0, gt=0)
+    relay_interval_seconds: float = Field(default=2.0, gt=0)
+    governance_poll_seconds: float = Field(default=2.0, gt=0)
+    monitor_interval_seconds: float = Field(default=5.0, gt=0)
+    conflict_retries: int = Field(default=10, ge=1)
+    retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    max_poll_interval_ms: int = 300_000
+    log_level: str = "INFO"
+    instance_id: str = Field(default_factory=_instance_id)
+
+    def topic(self, name: str) -> str:
+        """A logical topic name with this deployment's prefix."""
+        return f"{self.topic_prefix}{name}"

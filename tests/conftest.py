@@ -1,0 +1,11 @@
+"""Suite-wide settings: hypothesis profiles (500 histories by default, `--hypothesis-profile=deep` for more)."""
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "deep", max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("default")

@@ -1,0 +1,1 @@
+"""Contract tests: vectors, decoding, payload limits, signatures, governance, schemas."""

@@ -1,0 +1,48 @@
+"""The committed schemas/ equal what the models generate now (regenerated in memory)."""
+
+import json
+from pathlib import Path
+
+from service.contract.generate import SCHEMAS_DIR, artifacts, stale, write
+from tests.unit.contract.support import REPO
+
+HINT = "schemas/ drifted from the models: run `make schemas` and commit the result"
+
+
+def test_the_committed_schemas_match_the_models() -> None:
+    assert SCHEMAS_DIR.resolve() == REPO / "schemas"
+    files = artifacts()
+    drifted = [
+        name
+        for name, content in sorted(files.items())
+        if not (SCHEMAS_DIR / name).exists()
+        or (SCHEMAS_DIR / name).read_text(encoding="utf-8") != content
+    ]
+    assert not drifted, f"{HINT}; differs: {drifted}"
+    assert not stale(SCHEMAS_DIR, files), f"{HINT}; stale: {stale(SCHEMAS_DIR, files)}"
+
+
+def test_there_is_a_schema_for_every_event_type_and_the_envelope() -> None:
+    from service.contract.envelope import EVENT_TYPES
+
+    names = set(artifacts())
+    assert {f"{t}.schema.json" for t in EVENT_TYPES} | {"cloudevent.schema.json"} <= names
+
+
+def test_generated_schemas_are_stable_json_with_a_trailing_newline() -> None:
+    for name, content in artifacts().items():
+        if name.endswith(".json"):
+            document = json.loads(content)
+            assert (
+                content == json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            )
+    assert artifacts() == artifacts()
+
+
+def test_writing_is_idempotent_and_removes_stale_schemas(tmp_path: Path) -> None:
+    (tmp_path / "retired-type.schema.json").write_text("{}\n")
+    (tmp_path / "README.md").write_text("kept\n")
+    first = write(tmp_path)
+    assert "retired-type.schema.json" in first
+    assert write(tmp_path) == []
+    assert (tmp_path / "README.md").exists()

@@ -1,0 +1,66 @@
+"""evidence-changed and audience-scope changes (CONTRACT §6)."""
+
+from datetime import timedelta
+
+from service.domain.commands import ApprovalDecided, EvidenceChanged, ForwardRequested, PacketReady
+from tests.unit.domain.builders import LANE, T0, Log, approval_data, lifecycle, packet_data
+
+
+def changed(kind: str, ref: str, version: str, event_id: str = "ev-1") -> EvidenceChanged:
+    data = {"kind": kind, "ref": ref, "new_version": version, "summary": "s", "lane_id": None}
+    return EvidenceChanged(event_id, data)
+
+
+def test_a_changed_cited_version_supersedes_a_pending_revision() -> None:
+    log = Log()
+    log.send(PacketReady("ready-1", packet_data(1)))
+    decision = log.send(changed("incident-impact", "INC-1", "8"))
+    assert lifecycle(decision) == [("pending", "superseded", "evidence-changed")]
+    assert decision.facts[0].outbox[0].event["data"]["detail"] == "incident-impact INC-1 7 -> 8"
+
+
+def test_the_same_version_again_changes_nothing() -> None:
+    log = Log()
+    log.send(PacketReady("ready-1", packet_data(1)))
+    assert log.send(changed("incident-impact", "INC-1", "7")).facts == ()
+    assert log.state(1) == "pending"
+
+
+def test_evidence_the_revision_does_not_cite_changes_nothing() -> None:
+    log = Log()
+    log.send(PacketReady("ready-1", packet_data(1)))
+    assert log.send(changed("incident-impact", "INC-999", "2")).facts == ()
+
+
+def test_a_released_revision_superseded_by_evidence_tells_routing_to_stop() -> None:
+    log = Log()
+    packet = packet_data(1)
+    log.send(PacketReady("ready-1", packet))
+    log.send(ApprovalDecided("ap-1", approval_data(packet, valid_from=T0)))
+    assert log.state(1) == "released"
+    decision = log.send(changed("contract", "MSA-1", "4"), T0 + timedelta(minutes=1))
+    assert lifecycle(decision) == [("released", "superseded", "evidence-changed")]
+    forward = {
+        "request_id": "FR-1",
+        "packet_id": "RP-1",
+        "revision": 1,
+        "manifest_id": "RP-1@r1",
+        "requested_by": "exec:cro",
+        "recipients": ["exec:general-counsel"],
+        "channel": "email",
+    }
+    blocked = log.send(ForwardRequested("fr-1", forward), T0 + timedelta(minutes=2))
+    assert blocked.facts[0].data["reason"] == "superseded"
+
+
+def test_an_audience_scope_change_supersedes_every_live_revision_of_the_lane() -> None:
+    log = Log()
+    log.send(PacketReady("ready-1", packet_data(1)))
+    decision = log.send(changed("audience-scope", LANE, "2"))
+    assert lifecycle(decision) == [("pending", "superseded", "evidence-changed")]
+
+
+def test_an_audience_scope_change_of_another_lane_changes_nothing() -> None:
+    log = Log()
+    log.send(PacketReady("ready-1", packet_data(1)))
+    assert log.send(changed("audience-scope", "exec-renewal-review", "2")).facts == ()

@@ -1,0 +1,1 @@
+"""Tests of the ops artefacts: metrics module, Prometheus rules, Grafana dashboard."""
