@@ -18,6 +18,7 @@ from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
+from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
 from service.gate import Gate
@@ -100,8 +101,8 @@ class Service:
         self.metrics.init_lanes(watcher.current.lanes)
         self.client = AsyncMongoClient(s.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
         store = MongoStore(self.client[s.mongodb_database])
-        await store.ensure_indexes()
-        await create_topics(s)
+        await until_available(self.log, "store", store.ensure_indexes)
+        await until_available(self.log, "kafka", lambda: create_topics(s))
         self.outbox = KafkaOutbox(self.broker, store, s)
         gate = Gate(
             store, self.outbox, lambda: watcher.current, utc_now, self.metrics, s.conflict_retries
@@ -140,6 +141,21 @@ class Service:
         self.log.error(
             "governance change refused; the last good file stays in force", extra={"reason": reason}
         )
+
+
+async def until_available(
+    log: logging.Logger, name: str, step: Callable[[], Awaitable[None]], attempts: int = 30
+) -> None:
+    """Start-up waits out a dependency that is still coming up, then gives up loudly."""
+    for attempt in range(1, attempts + 1):
+        try:
+            await step()
+            return
+        except TRANSIENT_ERRORS as exc:
+            if attempt == attempts:
+                raise
+            log.warning(f"waiting for {name} at start-up", extra={"error": repr(exc)})
+            await asyncio.sleep(min(0.2 * attempt, 2.0))
 
 
 async def create_topics(settings: Settings) -> None:

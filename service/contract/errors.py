@@ -18,6 +18,9 @@ class ErrorKind(StrEnum):
     HASH_MISMATCH = "hash-mismatch"
     REVISION_CONFLICT = "revision-conflict"
     UNKNOWN_MANIFEST = "unknown-manifest"
+    # A record that kept failing for a reason that is neither bad input nor an outage
+    # (a bug): dead-lettered with the error so the partition moves on and it can be replayed.
+    PROCESSING_ERROR = "processing-error"
 
 
 _MAX_DETAIL = 1000

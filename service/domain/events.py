@@ -8,8 +8,10 @@ from typing import Any
 
 from service.contract.envelope import make_event
 from service.contract.times import format_time
-from service.domain.canonical import manifest_id
+from service.domain.canonical import digest, manifest_id
 from service.domain.facts import Outgoing
+
+MAX_ID = 256
 
 
 def lifecycle(
@@ -26,8 +28,12 @@ def lifecycle(
     mid = manifest_id(packet_id, revision)
     # A state is entered once per revision, so "<manifest_id>:<to_state>" is unique; a
     # refusal leaves the state as it was and is named by the input that caused it.
-    refused = from_state == to_state
-    event_id = f"{mid}:refused:{cause_event_id}" if refused else f"{mid}:{to_state}"
+    if from_state != to_state:
+        event_id = f"{mid}:{to_state}"
+    elif len(mid) + len(cause_event_id) <= MAX_ID - len(":refused:"):
+        event_id = f"{mid}:refused:{cause_event_id}"
+    else:  # keep ids within the envelope's limit, still derived from the cause
+        event_id = f"{mid}:refused:{digest(cause_event_id)[7:39]}"
     data = {
         "packet_id": packet_id,
         "revision": revision,

@@ -56,13 +56,19 @@ RECIPIENTS = ["exec:cro", "exec:general-counsel", "exec:vp-support", "user:x@par
 TARGET = st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4])  # 0: the newest revision sent so far
 ready = st.tuples(st.just("ready"), st.integers(1, 4), st.sampled_from([False] * 6 + [True]))
 approve = st.tuples(st.just("approve"), TARGET, st.sampled_from(VARIANTS))
-forward = st.tuples(st.just("forward"), TARGET,
-                    st.lists(st.sampled_from(RECIPIENTS[:2] * 3 + RECIPIENTS), min_size=1,
-                             max_size=3))
-clock = st.tuples(st.just("clock"), st.sampled_from([1, 30, 600, 3600, 86400, 3 * 86400]),
-                  st.booleans())
-evidence = st.tuples(st.just("evidence"), st.sampled_from(["INC-1", "MSA-1", "scope"]),
-                     st.sampled_from(["7", "8", "9"]))
+forward = st.tuples(
+    st.just("forward"),
+    TARGET,
+    st.lists(st.sampled_from(RECIPIENTS[:2] * 3 + RECIPIENTS), min_size=1, max_size=3),
+)
+clock = st.tuples(
+    st.just("clock"), st.sampled_from([1, 30, 600, 3600, 86400, 3 * 86400]), st.booleans()
+)
+evidence = st.tuples(
+    st.just("evidence"),
+    st.sampled_from(["INC-1", "MSA-1", "scope"]),
+    st.sampled_from(["7", "8", "9"]),
+)
 # Weighted by repetition: most histories should reach approvals, releases and forwards.
 step = st.one_of(ready, ready, approve, approve, approve, forward, forward, clock, evidence)
 

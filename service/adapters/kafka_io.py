@@ -1,0 +1,70 @@
+"""Small Kafka helpers for the CLI: publish one event, watch output topics for events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from service.adapters.outbox import encode
+from service.settings import Settings
+
+
+async def publish(settings: Settings, topic: str, key: str, event: Mapping[str, Any]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(settings.topic(topic), encode(event), key=key.encode())
+    finally:
+        await producer.stop()
+
+
+Event = dict[str, Any]
+
+
+class Watcher:
+    """Reads output topics from their current end; waits for events matching a predicate."""
+
+    def __init__(self, settings: Settings, topics: list[str]) -> None:
+        self.settings = settings
+        self.topics = [settings.topic(t) for t in topics]
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
+        )
+        self.seen: list[tuple[str, Event]] = []
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        await self.consumer.topics()  # refresh metadata so partitions_for_topic knows them
+        parts = []
+        for topic in self.topics:
+            for p in sorted(self.consumer.partitions_for_topic(topic) or []):
+                parts.append(TopicPartition(topic, p))
+        self.consumer.assign(parts)
+        await self.consumer.seek_to_end(*parts)
+        for tp in parts:  # resolve positions now, so nothing produced later is skipped
+            await self.consumer.position(tp)
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+
+    async def wait(self, match: Callable[[str, Event], bool], within: float = 30) -> list[Event]:
+        """Every event seen so far that matches, waiting until at least one does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            found = [e for t, e in self.seen if match(t, e)]
+            if found:
+                return found
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError("no matching output event arrived in time")
+            batch = await self.consumer.getmany(timeout_ms=int(min(remaining, 1) * 1000))
+            for tp, records in batch.items():
+                logical = tp.topic.removeprefix(self.settings.topic_prefix)
+                self.seen.extend((logical, json.loads(r.value)) for r in records)

@@ -1,0 +1,129 @@
+"""The test's view of Kafka: send input events as users do, and await output events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+OUTPUTS = (
+    "release-manifest",
+    "blocked-forward",
+    "forward-allowed",
+    "packet-lifecycle",
+    "dead-letter",
+)
+Event = dict[str, Any]
+
+
+def envelope(type_: str, data: dict[str, Any], event_id: str, subject: str) -> Event:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "urn:tests",
+        "type": type_,
+        "subject": subject,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "datacontenttype": "application/json",
+        "schemaversion": 1,
+        "data": data,
+    }
+
+
+class Bus:
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.bootstrap, self.prefix = bootstrap, prefix
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+        self.consumer = AIOKafkaConsumer(
+            *(prefix + t for t in OUTPUTS),
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+            metadata_max_age_ms=1000,
+        )
+        self.seen: list[tuple[str, Event, bytes]] = []
+        self.sent: list[tuple[str, Event | bytes]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Condition()
+
+    async def start(self) -> None:
+        await self.producer.start()
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._collect())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self.consumer.stop()
+        await self.producer.stop()
+
+    async def _collect(self) -> None:
+        while True:
+            batch = await self.consumer.getmany(timeout_ms=500)
+            if not batch:
+                continue
+            async with self._arrived:
+                for tp, records in batch.items():
+                    topic = tp.topic.removeprefix(self.prefix)
+                    self.seen.extend((topic, json.loads(r.value), r.value) for r in records)
+                self._arrived.notify_all()
+
+    async def send(
+        self, type_: str, data: dict[str, Any], event_id: str | None = None, key: str | None = None
+    ) -> str:
+        """Publish one well-formed input event; returns its id."""
+        subject = (
+            data["ref"]
+            if type_ == "evidence-changed"
+            else data.get("packet_id", str(data.get("manifest_id", "")).split("@r")[0])
+        )
+        event_id = event_id or f"evt-{type_}-{len(self.sent)}-{id(data)}"
+        if key is None:
+            key = f"{data['kind']}:{data['ref']}" if type_ == "evidence-changed" else subject
+        event = envelope(type_, data, event_id, subject)
+        await self.send_raw(type_, json.dumps(event).encode(), key)
+        self.sent[-1] = (type_, event)
+        return event_id
+
+    async def send_raw(self, topic: str, value: bytes, key: str | None = "raw") -> None:
+        await self.producer.send_and_wait(
+            self.prefix + topic, value, key=None if key is None else key.encode()
+        )
+        self.sent.append((topic, value))
+
+    def matching(self, topic: str, pred: Callable[[Event], bool]) -> list[Event]:
+        return [e for t, e, _ in self.seen if t == topic and pred(e)]
+
+    async def wait_for(
+        self, topic: str, pred: Callable[[Event], bool] | str, within: float = 30.0, count: int = 1
+    ) -> list[Event]:
+        """Await until `count` events on `topic` match (an id string or a predicate)."""
+        match = (lambda e: e["id"] == pred) if isinstance(pred, str) else pred
+
+        def enough() -> bool:
+            return len(self.matching(topic, match)) >= count
+
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(self._arrived.wait_for(enough), within)
+            except TimeoutError:
+                raise AssertionError(
+                    f"{count} event(s) on {topic} matching {pred!r} did not arrive in {within}s;"
+                    f" seen there: {[e['id'] for e in self.matching(topic, lambda e: True)][-10:]}"
+                ) from None
+        return self.matching(topic, match)
+
+    def lifecycle(self, packet_id: str, revision: int) -> list[tuple[Any, Any, Any]]:
+        return [
+            (e["data"]["from_state"], e["data"]["to_state"], e["data"]["reason"])
+            for e in self.matching(
+                "packet-lifecycle",
+                lambda e: e["data"]["packet_id"] == packet_id and e["data"]["revision"] == revision,
+            )
+        ]

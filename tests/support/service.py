@@ -1,0 +1,114 @@
+"""The service as a separate process, configured per test run, started and stopped for real."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServiceProcess:
+    """`python -m service run` with its own prefix, database, group and port."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        prefix: str,
+        governance: Path,
+        extra_env: dict[str, str] | None = None,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.log_path = workdir / f"service-{prefix}{self.port}.log"
+        self.env = {
+            **os.environ,
+            "TOPIC_PREFIX": prefix,
+            "MONGODB_DATABASE": prefix.strip("-").replace("-", "_"),
+            "CONSUMER_GROUP": f"{prefix}gate",
+            "HTTP_PORT": str(self.port),
+            "GOVERNANCE_FILE": str(governance),
+            "SCHEDULER_INTERVAL_SECONDS": "0.2",
+            "RELAY_INTERVAL_SECONDS": "0.5",
+            "GOVERNANCE_POLL_SECONDS": "0.3",
+            "MONITOR_INTERVAL_SECONDS": "0.5",
+            "LOG_LEVEL": "INFO",
+            **(extra_env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def start(self, within: float = 60) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "service", "run"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        await self.wait_ready(within)
+
+    async def wait_ready(self, within: float = 60) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        async with httpx.AsyncClient(timeout=2) as client:
+            while loop.time() < deadline:
+                assert self.proc is not None
+                if self.proc.poll() is not None:
+                    raise AssertionError(
+                        f"service exited {self.proc.returncode}; see {self.log_path}"
+                    )
+                try:
+                    if (await client.get(self.url + "/readyz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.2)  # polling readiness: there is no event to await
+        raise AssertionError(f"service not ready in {within}s; see {self.log_path}")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    async def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final commits."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await asyncio.to_thread(self.proc.wait)
+
+    async def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.proc.wait), 20)
+            except TimeoutError:
+                await self.kill()
+
+    async def get(self, path: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.get(self.url + path)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "service", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
