@@ -1,4 +1,4 @@
-"""Suite-wide settings: hypothesis profiles (500 histories by default, `--hypothesis-profile=deep` for more)."""
+"""Suite-wide settings: hypothesis runs 500 histories by default; `--hypothesis-profile=deep` more."""
 
 from hypothesis import HealthCheck, settings
 

@@ -121,7 +121,7 @@ def test_the_preparer_cannot_approve_their_own_revision() -> None:
 
 
 def test_an_approval_for_an_unknown_revision_is_refused_with_null_states() -> None:
-    log, packet = pending_log()
+    log, _ = pending_log()
     ghost = packet_data(7)
     assert refusal_of(log, approval_data(ghost)) == "unknown-revision"
     assert log.state(7) is None
