@@ -1,4 +1,4 @@
-"""Suite-wide settings: hypothesis runs 500 histories by default; `--hypothesis-profile=deep` more."""
+"""Suite-wide settings: 500 hypothesis histories by default, `--hypothesis-profile=deep` more."""
 
 from hypothesis import HealthCheck, settings
 
