@@ -21,6 +21,7 @@ from pymongo import AsyncMongoClient
 from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
+from service.asyncapi import specification
 from service.gate import Gate
 from service.governance_file import GovernanceWatcher
 from service.handlers import HANDLERS
@@ -82,8 +83,7 @@ class Service:
             heartbeat_interval_ms=s.heartbeat_interval_ms,
             max_poll_interval_ms=s.max_poll_interval_ms,
             decoder=raw_bodies,
-            title=f"{topic}:consume",
-            description=(handle.__doc__ or "").strip() or None,
+            include_in_schema=False,  # documented with typed models by service.asyncapi
         )
 
         async def consume(body: Any, msg: KafkaMessage) -> None:
@@ -181,6 +181,7 @@ def create_app(settings: Settings) -> tuple[ASGIApp, Service]:
         after_startup=[service.started],
         on_shutdown=[service.stop],
         after_shutdown=[service.closed],
+        specification=specification(settings),
         asyncapi_path="/asyncapi",
     )
     return router(app, service, service.broker), service

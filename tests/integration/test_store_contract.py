@@ -1,0 +1,121 @@
+"""The FactStore contract: the in-memory fake and the MongoDB store pass the same tests."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from service.adapters.memory_store import MemoryStore
+from service.adapters.mongo_store import MongoStore
+from service.adapters.store import FactStore, Projection, SeqTaken
+from service.domain.commands import ApprovalDecided, EvidenceVersion, PacketReady
+from service.domain.facts import Fact, verify_chain
+from service.domain.revision import fold_packet
+from tests.unit.domain.builders import T0, Log, approval_data, packet_data
+
+
+@pytest.fixture(params=["memory", "mongo"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[FactStore]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    name = f"store_contract_{uuid.uuid4().hex[:8]}"
+    mongo = MongoStore(client[name])
+    await mongo.ensure_indexes()
+    yield mongo
+    await client.drop_database(name)
+    await client.close()
+
+
+def released_facts(packet_id: str = "RP-1") -> list[Fact]:
+    log = Log(packet_id)
+    packet = packet_data(1, packet_id=packet_id, body={"a.b": 1, "$odd": [1, 2.5, None]})
+    log.send(PacketReady("ready-1", packet))
+    log.send(ApprovalDecided("ap-1", approval_data(packet, valid_from=T0)))
+    return log.facts
+
+
+async def test_appended_facts_load_back_equal_and_their_chain_verifies(store: FactStore) -> None:
+    facts = released_facts()
+    await store.append(facts)
+    loaded = sorted(await store.load_packet("RP-1"), key=lambda f: f.seq)
+    assert loaded == facts
+    assert verify_chain(loaded) is None
+    assert loaded[0].data["packet"]["body"] == {"a.b": 1, "$odd": [1, 2.5, None]}
+
+
+async def test_a_taken_seq_raises_seq_taken_and_keeps_the_first_writer(store: FactStore) -> None:
+    facts = released_facts()
+    await store.append(facts[:1])
+    rival = replace(facts[0], cause_event_id="someone-else")
+    with pytest.raises(SeqTaken) as taken:
+        await store.append([rival])
+    assert taken.value.fact_id == "RP-1@r1/1"
+    assert (await store.load_packet("RP-1"))[0].cause_event_id == "ready-1"
+
+
+async def test_a_batch_stops_at_the_first_taken_seq_and_keeps_earlier_ones(
+    store: FactStore,
+) -> None:
+    facts = released_facts()
+    await store.append(facts[1:2])
+    with pytest.raises(SeqTaken) as taken:
+        await store.append(facts)
+    assert taken.value.fact_id == facts[1].id
+    assert {f.id for f in await store.load_packet("RP-1")} == {facts[0].id, facts[1].id}
+
+
+async def test_facts_stay_unpublished_until_marked(store: FactStore) -> None:
+    facts = released_facts()
+    await store.append(facts)
+    waiting = await store.unpublished(limit=100)
+    assert {f.id for f in waiting} == {f.id for f in facts if f.outbox}
+    assert await store.count_unpublished() == len(waiting)
+    await store.mark_published([f.id for f in waiting])
+    assert await store.unpublished(limit=100) == []
+    assert all(f.published for f in await store.load_packet("RP-1"))
+
+
+async def test_projections_answer_due_citing_lane_and_state_queries(store: FactStore) -> None:
+    facts = released_facts()
+    await store.append(facts)
+    packet = fold_packet("RP-1", facts)
+    await store.save_projections(Projection.of(r) for r in packet.values())
+    due = packet[1].next_due()
+    assert due is not None
+    assert await store.due_packets(due - timedelta(seconds=1), 10) == []
+    assert await store.due_packets(due, 10) == ["RP-1"]
+    assert await store.packets_citing("incident-impact", "INC-1") == ["RP-1"]
+    assert await store.packets_citing("incident-impact", "INC-2") == []
+    assert await store.packets_in_lane("exec-customer-review") == ["RP-1"]
+    assert await store.state_counts() == {"released": 1}
+
+
+async def test_evidence_records_tell_new_latest_and_stale_changes_apart(store: FactStore) -> None:
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    first = await store.record_evidence("contract", "MSA-1", EvidenceVersion("4", "e1"), at)
+    assert first.step("e1") == "latest"
+    second = await store.record_evidence("contract", "MSA-1", EvidenceVersion("5", "e2"), at)
+    assert second.step("e1") == "stale" and second.step("e2") == "latest"
+    replay = await store.record_evidence("contract", "MSA-1", EvidenceVersion("4", "e1"), at)
+    assert replay.latest.version == "5"
+    versions = await store.evidence_versions([("contract", "MSA-1"), ("contract", "none")])
+    assert versions == {("contract", "MSA-1"): EvidenceVersion("5", "e2")}
+
+
+async def test_all_facts_come_in_packet_revision_seq_order(store: FactStore) -> None:
+    await store.append(released_facts("RP-2"))
+    await store.append(released_facts("RP-1"))
+    order = [(f.packet_id, f.revision, f.seq) async for f in store.all_facts()]
+    assert order == sorted(order)
+    assert await store.packet_ids() == ["RP-1", "RP-2"]

@@ -1,0 +1,122 @@
+"""Handlers over the in-memory store: append, publish, race, dead-letter, outage retry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from pymongo.errors import AutoReconnect
+
+from service.adapters.memory_store import MemoryStore
+from service.domain.commands import PacketReady
+from service.domain.facts import Fact
+from service.handlers import HANDLERS
+from service.handlers.consume import process
+from tests.unit.domain.builders import packet_data
+from tests.unit.handlers.fakes import runtime
+
+
+def record(value: bytes, topic: str = "packet-ready", offset: int = 0) -> Any:
+    return ConsumerRecord(topic, 0, offset, 0, 0, b"RP-1", value, None, len(value), len(value), [])
+
+
+def ready_event(revision: int = 1, event_id: str = "evt-1") -> bytes:
+    data = packet_data(revision)
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "urn:t",
+            "type": "packet-ready",
+            "subject": data["packet_id"],
+            "time": "2026-11-27T18:00:00Z",
+            "schemaversion": 1,
+            "data": data,
+        }
+    ).encode()
+
+
+def value(rt: Any, name: str, **labels: str) -> float:
+    sample = rt.metrics.registry.get_sample_value(name, labels or None)
+    return 0.0 if sample is None else float(sample)
+
+
+async def test_a_command_is_appended_projected_published_and_marked() -> None:
+    rt, publisher, _ = runtime()
+    decision = await rt.gate.run("RP-1", PacketReady("evt-1", packet_data(1)))
+    assert decision.outcome == "applied"
+    assert publisher.ids("packet-lifecycle") == ["RP-1@r1:pending"]
+    assert await rt.store.count_unpublished() == 0
+    assert await rt.store.state_counts() == {"pending": 1}
+
+
+async def test_a_lost_append_race_reloads_and_decides_again() -> None:
+    store = MemoryStore()
+    rt, publisher, _ = runtime(store)
+    rival_done = False
+    original = store.append
+
+    async def racing_append(facts: list[Fact]) -> None:
+        nonlocal rival_done
+        if not rival_done:  # another instance stores the same revision first
+            rival_done = True
+            other, _, _ = runtime(MemoryStore())
+            await other.gate.run("RP-1", PacketReady("evt-rival", packet_data(1)))
+            await original(
+                [replace(f, cause_event_id="evt-rival") for f in other.store.facts.values()]
+            )  # type: ignore[attr-defined]
+        await original(facts)
+
+    store.append = racing_append  # type: ignore[method-assign]
+    decision = await rt.gate.run("RP-1", PacketReady("evt-1", packet_data(1)))
+    assert decision.outcome == "duplicate"
+    assert value(rt, "release_gate_store_conflicts_total") == 1.0
+    assert len(store.facts) == 1
+
+
+async def test_bad_input_is_dead_lettered_with_its_reason_and_counted() -> None:
+    rt, publisher, _ = runtime()
+    outcome = await process(rt, "packet-ready", HANDLERS["packet-ready"], record(b"{nope"))
+    assert outcome == "dead-lettered"
+    [(topic, key, event)] = publisher.sent
+    assert topic == "dead-letter" and key == "RP-1"
+    assert event["data"]["error_kind"] == "invalid-json"
+    assert event["id"] == "dead-letter:packet-ready:0:0"
+    labels = {"source_topic": "packet-ready", "error_kind": "invalid-json"}
+    assert value(rt, "release_gate_dead_letters_total", **labels) == 1.0
+
+
+async def test_a_store_outage_is_retried_not_dead_lettered() -> None:
+    store = MemoryStore()
+    rt, publisher, _ = runtime(store)
+    original = store.load_packet
+    failures = iter([True, True])
+
+    async def flaky(packet_id: str) -> list[Fact]:
+        if next(failures, False):
+            raise AutoReconnect("store restarting")
+        return await original(packet_id)
+
+    store.load_packet = flaky  # type: ignore[method-assign]
+    outcome = await process(rt, "packet-ready", HANDLERS["packet-ready"], record(ready_event()))
+    assert outcome == "applied"
+    assert publisher.ids("dead-letter") == []
+    assert value(rt, "release_gate_infra_retries_total", dependency="store") == 2.0
+    assert rt.health.failing == {}
+
+
+async def test_a_revision_conflict_is_dead_lettered_and_the_stored_revision_kept() -> None:
+    rt, publisher, _ = runtime()
+    await process(rt, "packet-ready", HANDLERS["packet-ready"], record(ready_event()))
+    changed = json.loads(ready_event(event_id="evt-2"))
+    other = packet_data(1, body={"customer": "someone else"})
+    changed["data"] = other
+    outcome = await process(
+        rt, "packet-ready", HANDLERS["packet-ready"], record(json.dumps(changed).encode(), offset=1)
+    )
+    assert outcome == "dead-lettered"
+    assert publisher.sent[-1][2]["data"]["error_kind"] == "revision-conflict"
+    [fact] = await rt.store.load_packet("RP-1")
+    assert fact.data["packet"]["packet_hash"] == packet_data(1)["packet_hash"]
