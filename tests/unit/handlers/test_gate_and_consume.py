@@ -54,7 +54,7 @@ async def test_a_command_is_appended_projected_published_and_marked() -> None:
 
 async def test_a_lost_append_race_reloads_and_decides_again() -> None:
     store = MemoryStore()
-    rt, publisher, _ = runtime(store)
+    rt, _, _ = runtime(store)
     rival_done = False
     original = store.append
 
