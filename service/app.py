@@ -24,8 +24,8 @@ from service.adapters.outbox import KafkaOutbox
 from service.asyncapi import specification
 from service.gate import Gate
 from service.governance_file import GovernanceWatcher
-from service.handlers import HANDLERS
-from service.handlers.consume import Handler, process_batch
+from service.handlers import HANDLERS, TopicHandler
+from service.handlers.consume import process_batch
 from service.health import Health
 from service.http import ASGIApp, router
 from service.logs import configure_logging
@@ -70,7 +70,7 @@ class Service:
         assert self._rt is not None, "the runtime is built at start-up"
         return self._rt
 
-    def _subscribe(self, topic: str, handle: Handler) -> None:
+    def _subscribe(self, topic: str, handler: TopicHandler) -> None:
         s = self.settings
         subscriber = self.broker.subscriber(
             s.topic(topic),
@@ -88,10 +88,10 @@ class Service:
 
         async def consume(body: Any, msg: KafkaMessage) -> None:
             records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
-            await process_batch(self.rt, topic, handle, records)
+            await process_batch(self.rt, topic, handler, records)
             await msg.ack()
 
-        consume.__name__ = handle.__name__
+        consume.__name__ = "on_" + topic.replace("-", "_")
         subscriber(consume)
 
     async def start(self) -> None:

@@ -1,8 +1,16 @@
-"""One command for one packet: load the log, decide, append, project, publish, count."""
+"""Commands for packets: load the logs, decide, append, project, publish, count.
+
+`run` handles one command; `run_many` handles a consumer batch with one load, one ordered
+append, one projection write, one publish and one mark for the whole batch (DESIGN §6).
+Facts of one revision go into a single *ordered* insert, so a lost race at seq n+1 can
+never leave n+2 standing on someone else's n+1; whatever follows a lost race is decided
+again, one command at a time, on the reloaded log.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -11,9 +19,11 @@ from service.domain.commands import Command
 from service.domain.decide import Decision, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance
-from service.domain.revision import fold_packet
+from service.domain.revision import Revision, apply, fold_packet
 from service.metrics import Metrics
 from service.observe import observe_facts
+
+Item = tuple[str, Command]  # (packet_id, command)
 
 
 class Publisher(Protocol):
@@ -22,6 +32,16 @@ class Publisher(Protocol):
 
 class AppendRaceLost(RuntimeError):
     """Every retry lost the race for the next seq: let the message be redelivered."""
+
+
+def with_facts(
+    packet: Mapping[int, Revision], packet_id: str, facts: Sequence[Fact]
+) -> dict[int, Revision]:
+    updated = dict(packet)
+    for fact in facts:
+        rev = updated.get(fact.revision) or Revision(packet_id=packet_id, revision=fact.revision)
+        updated[fact.revision] = apply(rev, fact)
+    return updated
 
 
 class Gate:
@@ -52,10 +72,55 @@ class Gate:
                 # Another writer took the seq: its facts are now in the log; decide again.
                 self.metrics.store_conflicts.inc()
                 continue
-            after = fold_packet(packet_id, [*facts, *decision.facts])
-            if after:
-                await self.store.save_projections(Projection.of(r) for r in after.values())
-            await self.publisher.publish([f for r in after.values() for f in r.unpublished])
+            after = {packet_id: with_facts(packet, packet_id, decision.facts)}
+            await self._settle(after)
             observe_facts(self.metrics, decision.facts, after)
             return decision
         raise AppendRaceLost(f"{packet_id}: lost {self.retries} append races in a row")
+
+    async def run_many(self, items: Sequence[Item]) -> list[Decision]:
+        if not items:
+            return []
+        loaded = await self.store.load_packets(sorted({pid for pid, _ in items}))
+        packets = {pid: fold_packet(pid, facts) for pid, facts in loaded.items()}
+        now, governance = self.clock(), self.governance()
+        decisions: list[Decision] = []
+        appended: list[Fact] = []
+        ends: list[int] = []  # for item i, its facts end at appended[ends[i]]
+        for packet_id, command in items:
+            decision = decide(packet_id, packets[packet_id], command, now, governance)
+            packets[packet_id] = with_facts(packets[packet_id], packet_id, decision.facts)
+            decisions.append(decision)
+            appended.extend(decision.facts)
+            ends.append(len(appended))
+        done = lost_at = len(items)
+        try:
+            await self.store.append(appended)
+        except SeqTaken as taken:
+            self.metrics.store_conflicts.inc()
+            lost_at = next(i for i, f in enumerate(appended) if f.id == taken.fact_id)
+            done = next(i for i, end in enumerate(ends) if end > lost_at)
+        settled = {pid for pid, _ in items[:done]}
+        kept = [f for i, d in enumerate(decisions[:done]) for f in d.facts]
+        await self._settle({pid: packets[pid] for pid in settled}, items[done:])
+        observe_facts(self.metrics, kept, packets)
+        started = ends[done - 1] if done else 0
+        for i in range(done, len(items)):
+            first = decisions[i]
+            decisions[i] = await self.run(*items[i])
+            if i == done and lost_at > started:  # part of it was ours: it was not a duplicate
+                decisions[i] = replace(decisions[i], outcome=first.outcome)
+        return decisions
+
+    async def _settle(
+        self, packets: Mapping[str, Mapping[int, Revision]], unsettled: Sequence[Item] = ()
+    ) -> None:
+        """Project and publish what is unpublished. Packets still to be re-decided wait."""
+        waiting = {pid for pid, _ in unsettled}
+        ready = {pid: p for pid, p in packets.items() if pid not in waiting}
+        rows = [Projection.of(rev) for packet in ready.values() for rev in packet.values()]
+        if rows:
+            await self.store.save_projections(rows)
+        await self.publisher.publish(
+            [f for packet in ready.values() for rev in packet.values() for f in rev.unpublished]
+        )

@@ -12,8 +12,11 @@ from service.metrics import Metrics
 INTAKE_BLOCKS = {"unknown-lane", "evidence-incomplete", "out-of-order"}
 
 
-def observe_facts(metrics: Metrics, facts: Sequence[Fact], packet: Mapping[int, Revision]) -> None:
+def observe_facts(
+    metrics: Metrics, facts: Sequence[Fact], packets: Mapping[str, Mapping[int, Revision]]
+) -> None:
     for fact in facts:
+        packet = packets.get(fact.packet_id, {})
         reason = fact.reason or ""
         if fact.kind in TRANSITION_KINDS and fact.to_state:
             metrics.transition(fact.from_state, fact.to_state, reason)

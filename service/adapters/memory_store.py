@@ -27,6 +27,14 @@ class MemoryStore:
     async def load_packet(self, packet_id: str) -> list[Fact]:
         return [f for f in self.facts.values() if f.packet_id == packet_id]
 
+    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
+        wanted = set(packet_ids)
+        found: dict[str, list[Fact]] = {p: [] for p in wanted}
+        for fact in self.facts.values():
+            if fact.packet_id in wanted:
+                found[fact.packet_id].append(fact)
+        return found
+
     async def append(self, facts: Sequence[Fact]) -> None:
         for fact in facts:
             if fact.id in self.facts:

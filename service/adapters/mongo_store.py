@@ -68,6 +68,12 @@ class MongoStore:
     async def load_packet(self, packet_id: str) -> list[Fact]:
         return [from_doc(d) async for d in self.facts.find({"packet_id": packet_id})]
 
+    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
+        found: dict[str, list[Fact]] = {p: [] for p in packet_ids}
+        async for doc in self.facts.find({"packet_id": {"$in": list(found)}}):
+            found[doc["packet_id"]].append(from_doc(doc))
+        return found
+
     async def append(self, facts: Sequence[Fact]) -> None:
         if not facts:
             return

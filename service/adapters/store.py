@@ -69,6 +69,10 @@ class FactStore(Protocol):
 
     async def load_packet(self, packet_id: str) -> list[Fact]: ...
 
+    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
+        """Several packets' facts in one query (a consumer batch's worth)."""
+        ...
+
     async def append(self, facts: Sequence[Fact]) -> None:
         """Insert in order; raise SeqTaken at the first id already taken (earlier ones stay)."""
         ...

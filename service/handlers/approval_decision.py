@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from service.contract.decode import Inbound
-from service.domain.commands import ApprovalDecided
-from service.domain.decide import Decision
-from service.runtime import Runtime
+from service.domain.commands import ApprovalDecided, EvidenceVersion
 
 
-async def on_approval_decision(inbound: Inbound[Any], rt: Runtime) -> Decision:
+def approval_decision(
+    inbound: Inbound[Any], _: dict[tuple[str, str], EvidenceVersion]
+) -> tuple[str, ApprovalDecided]:
     data = inbound.raw_data
-    return await rt.gate.run(data["packet_id"], ApprovalDecided(inbound.event.id, data))
+    return data["packet_id"], ApprovalDecided(inbound.event.id, data)

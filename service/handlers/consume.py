@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -21,11 +22,11 @@ from service.contract.envelope import make_event
 from service.contract.errors import BadInput
 from service.contract.times import format_time
 from service.domain.decide import Decision
+from service.handlers import TopicHandler
 from service.metrics import logical_topic
 from service.runtime import Runtime
 
 T = TypeVar("T")
-Handler = Callable[[Inbound[Any], Runtime], Awaitable[Decision]]
 BUG_ATTEMPTS = 3
 
 
@@ -94,19 +95,34 @@ async def dead_letter(rt: Runtime, record: ConsumerRecord, kind: str, detail: st
     )
 
 
-async def process(rt: Runtime, topic: str, handle: Handler, record: ConsumerRecord) -> str:
-    value = record.value if isinstance(record.value, bytes | None) else bytes(record.value)
-    try:
-        inbound = decode(value, topic, rt.settings.max_message_bytes)
-    except BadInput as bad:
-        await dead_letter(rt, record, bad.kind, bad.detail)
-        return "dead-lettered"
-    what = f"{topic} {inbound.event.id}"
-    try:
-        decision = await retrying(rt, lambda: handle(inbound, rt), what)
-    except ProcessingFailed as failed:
-        await dead_letter(rt, record, "processing-error", str(failed))
-        return "dead-lettered"
+async def run_one(rt: Runtime, handler: TopicHandler, inbound: Inbound[Any]) -> Decision:
+    if handler.fan_out is not None:
+        return await handler.fan_out(inbound, rt)
+    return (await run_many(rt, handler, [inbound]))[0]
+
+
+async def run_many(
+    rt: Runtime, handler: TopicHandler, inbounds: Sequence[Inbound[Any]]
+) -> list[Decision]:
+    assert handler.to_command is not None
+    keys = sorted({k for i in inbounds for k in handler.cites(i)}) if handler.cites else []
+    evidence = await rt.store.evidence_versions(keys) if keys else {}
+    to_command = handler.to_command
+    decisions = await rt.gate.run_many([to_command(i, evidence) for i in inbounds])
+    if keys:
+        # An evidence change recorded while these revisions were being stored may have
+        # missed their projections: look again now that they are visible, and converge.
+        now = await rt.store.evidence_versions(keys)
+        for inbound in inbounds:
+            assert handler.cites is not None
+            if any(now.get(k) != evidence.get(k) for k in handler.cites(inbound)):
+                await rt.gate.run(*to_command(inbound, now))
+    return decisions
+
+
+async def settle(
+    rt: Runtime, topic: str, record: ConsumerRecord, inbound: Inbound[Any], decision: Decision
+) -> str:
     if decision.dead_letter:
         await dead_letter(rt, record, *decision.dead_letter)
     rt.log.info(
@@ -121,8 +137,53 @@ async def process(rt: Runtime, topic: str, handle: Handler, record: ConsumerReco
     return decision.outcome
 
 
+async def one_by_one(
+    rt: Runtime, topic: str, handler: TopicHandler, decoded: list[tuple[ConsumerRecord, Any]]
+) -> list[str]:
+    outcomes = []
+    for record, inbound in decoded:
+        what = f"{topic} {inbound.event.id}"
+        try:
+            decision = await retrying(rt, functools.partial(run_one, rt, handler, inbound), what)
+        except ProcessingFailed as failed:
+            await dead_letter(rt, record, "processing-error", str(failed))
+            outcomes.append("dead-lettered")
+            continue
+        outcomes.append(await settle(rt, topic, record, inbound, decision))
+    return outcomes
+
+
+async def process_partition(
+    rt: Runtime, topic: str, handler: TopicHandler, records: Sequence[ConsumerRecord]
+) -> list[str]:
+    """Records of one partition, in order: decoded, decided as one batch, settled."""
+    outcomes: list[str] = []
+    decoded: list[tuple[ConsumerRecord, Any]] = []
+    for record in records:
+        value = record.value if isinstance(record.value, bytes | None) else bytes(record.value)
+        try:
+            decoded.append((record, decode(value, topic, rt.settings.max_message_bytes)))
+        except BadInput as bad:
+            await dead_letter(rt, record, bad.kind, bad.detail)
+            outcomes.append("dead-lettered")
+    if not decoded:
+        return outcomes
+    if handler.to_command is None:
+        return outcomes + await one_by_one(rt, topic, handler, decoded)
+    inbounds = [inbound for _, inbound in decoded]
+    what = f"{topic} batch of {len(inbounds)} from offset {decoded[0][0].offset}"
+    try:
+        decisions = await retrying(rt, lambda: run_many(rt, handler, inbounds), what)
+    except ProcessingFailed:
+        # Something in the batch is broken in a way that is not an outage: find it.
+        return outcomes + await one_by_one(rt, topic, handler, decoded)
+    for (record, inbound), decision in zip(decoded, decisions, strict=True):
+        outcomes.append(await settle(rt, topic, record, inbound, decision))
+    return outcomes
+
+
 async def process_batch(
-    rt: Runtime, topic: str, handle: Handler, records: Sequence[ConsumerRecord]
+    rt: Runtime, topic: str, handler: TopicHandler, records: Sequence[ConsumerRecord]
 ) -> None:
     """Partitions run side by side; records of one partition strictly in order."""
     partitions: dict[int, list[ConsumerRecord]] = {}
@@ -130,10 +191,10 @@ async def process_batch(
         partitions.setdefault(record.partition, []).append(record)
 
     async def run(batch: list[ConsumerRecord]) -> None:
-        for record in batch:
-            started = time.perf_counter()
-            outcome = await process(rt, topic, handle, record)
-            elapsed = time.perf_counter() - started
-            rt.metrics.handler_seconds.labels(topic=topic, outcome=outcome).observe(elapsed)
+        started = time.perf_counter()
+        outcomes = await process_partition(rt, topic, handler, batch)
+        share = (time.perf_counter() - started) / max(len(outcomes), 1)
+        for outcome in outcomes:  # each record is charged its share of the batch
+            rt.metrics.handler_seconds.labels(topic=topic, outcome=outcome).observe(share)
 
     await asyncio.gather(*(run(batch) for batch in partitions.values()))

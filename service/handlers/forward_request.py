@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from service.contract.decode import Inbound
-from service.domain.commands import ForwardRequested
-from service.domain.decide import Decision
-from service.runtime import Runtime
+from service.domain.commands import EvidenceVersion, ForwardRequested
 
 
-async def on_forward_request(inbound: Inbound[Any], rt: Runtime) -> Decision:
+def forward_request(
+    inbound: Inbound[Any], _: dict[tuple[str, str], EvidenceVersion]
+) -> tuple[str, ForwardRequested]:
     data = inbound.raw_data
-    return await rt.gate.run(data["packet_id"], ForwardRequested(inbound.event.id, data))
+    return data["packet_id"], ForwardRequested(inbound.event.id, data)

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from service.contract.decode import Inbound
-from service.domain.commands import PacketReady
-from service.domain.decide import Decision
-from service.runtime import Runtime
+from service.domain.commands import EvidenceVersion, PacketReady
+
+Evidence = Mapping[tuple[str, str], EvidenceVersion]
 
 
-async def on_packet_ready(inbound: Inbound[Any], rt: Runtime) -> Decision:
+def cited(inbound: Inbound[Any]) -> list[tuple[str, str]]:
+    return [(ref["kind"], ref["ref"]) for ref in inbound.raw_data["evidence_refs"]]
+
+
+def packet_ready(inbound: Inbound[Any], evidence: Evidence) -> tuple[str, PacketReady]:
     data = inbound.raw_data
-    cited = [(ref["kind"], ref["ref"]) for ref in data["evidence_refs"]]
-    evidence = await rt.store.evidence_versions(cited)
-    decision = await rt.gate.run(data["packet_id"], PacketReady(inbound.event.id, data, evidence))
-    # An evidence change recorded while this revision was being stored may have missed its
-    # projection: look again now that the revision is visible, and converge.
-    again = await rt.store.evidence_versions(cited)
-    if again != evidence:
-        await rt.gate.run(data["packet_id"], PacketReady(inbound.event.id, data, again))
-    return decision
+    known = {key: evidence[key] for key in cited(inbound) if key in evidence}
+    return data["packet_id"], PacketReady(inbound.event.id, data, known)

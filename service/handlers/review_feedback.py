@@ -6,13 +6,13 @@ from typing import Any
 
 from service.contract.decode import Inbound
 from service.domain.canonical import parse_manifest_id
-from service.domain.commands import FeedbackReceived
-from service.domain.decide import Decision
-from service.runtime import Runtime
+from service.domain.commands import EvidenceVersion, FeedbackReceived
 
 
-async def on_review_feedback(inbound: Inbound[Any], rt: Runtime) -> Decision:
+def review_feedback(
+    inbound: Inbound[Any], _: dict[tuple[str, str], EvidenceVersion]
+) -> tuple[str, FeedbackReceived]:
     data = inbound.raw_data
     parsed = parse_manifest_id(str(data["manifest_id"]))
     packet_id = parsed[0] if parsed else str(data["manifest_id"])
-    return await rt.gate.run(packet_id, FeedbackReceived(inbound.event.id, data))
+    return packet_id, FeedbackReceived(inbound.event.id, data)

@@ -41,6 +41,7 @@ class Lifecycle:
     ready: Msg
     approve: Msg
     forwards: tuple[Msg, Msg]
+    forward_outputs: tuple[str, str]  # ids of the forward-allowed events they cause
 
     @property
     def manifest_event_id(self) -> str:
@@ -50,8 +51,6 @@ class Lifecycle:
     def pending_event_id(self) -> str:
         return f"{self.packet_id}@r1:pending"
 
-    def forward_event_ids(self) -> list[str]:
-        return [m.event_id for m in self.forwards]
 
 
 def _msg(topic: str, data: dict[str, Any], subject: str, event_id: str) -> Msg:
@@ -68,9 +67,10 @@ def lifecycle(packet_id: str) -> Lifecycle:
         ready=_msg("packet-ready", pkt, packet_id, f"ev-ready-{packet_id}"),
         approve=_msg("approval-decision", appr, packet_id, f"ev-appr-{packet_id}"),
         forwards=(
-            _msg("forward-request", fwd[0], packet_id, f"{fwd[0]['request_id']}:allowed"),
-            _msg("forward-request", fwd[1], packet_id, f"{fwd[1]['request_id']}:allowed"),
+            _msg("forward-request", fwd[0], packet_id, f"ev-fwd-{fwd[0]['request_id']}"),
+            _msg("forward-request", fwd[1], packet_id, f"ev-fwd-{fwd[1]['request_id']}"),
         ),
+        forward_outputs=(f"{fwd[0]['request_id']}:allowed", f"{fwd[1]['request_id']}:allowed"),
     )
 
 

@@ -29,10 +29,21 @@ def governance_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def service_env() -> dict[str, str]:
+    """Extra environment for the module's service; a module overrides it to tune settings."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 async def service(
-    prefix: str, governance_file: Path, tmp_path_factory: pytest.TempPathFactory
+    prefix: str,
+    governance_file: Path,
+    service_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[ServiceProcess]:
-    svc = ServiceProcess(tmp_path_factory.mktemp("svc"), prefix, governance_file)
+    svc = ServiceProcess(
+        tmp_path_factory.mktemp("svc"), prefix, governance_file, extra_env=service_env
+    )
     await svc.start()
     yield svc
     await svc.stop()

@@ -28,6 +28,9 @@ async def test_a_forward_inside_the_audience_is_allowed_and_one_outside_blocked_
     pid = new_id("RP")
     pkt = packet(pid, 1)
     await bus.send("packet-ready", pkt)
+    # Topics are consumed independently: an approval racing ahead of its packet-ready would
+    # rightly be refused (unknown-revision), so the revision must be stored first.
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
     await bus.send("approval-decision", approval(pkt))
     await bus.wait_for("release-manifest", f"{pid}@r1:released")
     inside = forward(pkt, ["exec:general-counsel"])

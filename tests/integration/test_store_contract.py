@@ -119,3 +119,10 @@ async def test_all_facts_come_in_packet_revision_seq_order(store: FactStore) -> 
     order = [(f.packet_id, f.revision, f.seq) async for f in store.all_facts()]
     assert order == sorted(order)
     assert await store.packet_ids() == ["RP-1", "RP-2"]
+
+
+async def test_several_packets_load_in_one_call(store: FactStore) -> None:
+    await store.append(released_facts("RP-1"))
+    await store.append(released_facts("RP-2"))
+    found = await store.load_packets(["RP-1", "RP-2", "RP-3"])
+    assert {k: len(v) for k, v in found.items()} == {"RP-1": 3, "RP-2": 3, "RP-3": 0}

@@ -119,6 +119,31 @@ class Bus:
                 ) from None
         return self.matching(topic, match)
 
+    async def wait_for_first(
+        self, wanted: dict[str, Callable[[Event], bool] | str], within: float = 30.0
+    ) -> tuple[str, Event]:
+        """Await the first event matching on any of several topics: (topic, event)."""
+        matchers = {
+            topic: (lambda e, i=pred: e["id"] == i) if isinstance(pred, str) else pred
+            for topic, pred in wanted.items()
+        }
+
+        def first() -> tuple[str, Event] | None:
+            for topic, match in matchers.items():
+                found = self.matching(topic, match)
+                if found:
+                    return topic, found[0]
+            return None
+
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(self._arrived.wait_for(lambda: first() is not None), within)
+            except TimeoutError:
+                raise AssertionError(f"nothing matching {wanted!r} arrived in {within}s") from None
+        found = first()
+        assert found is not None
+        return found
+
     def lifecycle(self, packet_id: str, revision: int) -> list[tuple[Any, Any, Any]]:
         return [
             (e["data"]["from_state"], e["data"]["to_state"], e["data"]["reason"])

@@ -188,3 +188,32 @@ def feedback(manifest_id: str, correction: str, feedback_id: str | None = None) 
         "correction": correction,
         "note": "seen in review",
     }
+
+
+def rehash(data: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
+    """A packet-ready payload with `changes` applied and both hashes recomputed."""
+    changed: dict[str, Any] = {**data, **changes}
+    changed["option_set_hash"] = option_set_hash(changed["options"])
+    changed["packet_hash"] = packet_hash(changed)
+    return changed
+
+
+def lane_yaml(
+    lane_id: str,
+    pending: str = "P14D",
+    owners: tuple[tuple[str, bytes], ...] = ((OWNER, OWNER_SEED), (SECOND_OWNER, SECOND_SEED)),
+) -> str:
+    """One more lane entry to append to governance_yaml() (same recipients and evidence)."""
+    listed = "".join(
+        f'      - id: "{oid}"\n        public_key: "{public_b64(seed)}"\n' for oid, seed in owners
+    )
+    return (
+        f"  - lane_id: {lane_id}\n"
+        f"    name: {lane_id}\n"
+        "    authorized_recipients: [exec:cro, exec:general-counsel, exec:vp-support,"
+        " exec:strategic-account-exec]\n"
+        "    max_validity: P7D\n"
+        f"    max_pending: {pending}\n"
+        "    required_evidence: [incident-impact, contract]\n"
+        "    release_owners:\n" + listed
+    )

@@ -13,7 +13,7 @@ from service.adapters.memory_store import MemoryStore
 from service.domain.commands import PacketReady
 from service.domain.facts import Fact
 from service.handlers import HANDLERS
-from service.handlers.consume import process
+from service.handlers.consume import process_partition
 from tests.unit.domain.builders import packet_data
 from tests.unit.handlers.fakes import runtime
 
@@ -36,6 +36,11 @@ def ready_event(revision: int = 1, event_id: str = "evt-1") -> bytes:
             "data": data,
         }
     ).encode()
+
+
+async def one(rt: Any, rec: Any) -> str:
+    [outcome] = await process_partition(rt, "packet-ready", HANDLERS["packet-ready"], [rec])
+    return outcome
 
 
 def value(rt: Any, name: str, **labels: str) -> float:
@@ -78,7 +83,7 @@ async def test_a_lost_append_race_reloads_and_decides_again() -> None:
 
 async def test_bad_input_is_dead_lettered_with_its_reason_and_counted() -> None:
     rt, publisher, _ = runtime()
-    outcome = await process(rt, "packet-ready", HANDLERS["packet-ready"], record(b"{nope"))
+    outcome = await one(rt, record(b"{nope"))
     assert outcome == "dead-lettered"
     [(topic, key, event)] = publisher.sent
     assert topic == "dead-letter" and key == "RP-1"
@@ -91,16 +96,16 @@ async def test_bad_input_is_dead_lettered_with_its_reason_and_counted() -> None:
 async def test_a_store_outage_is_retried_not_dead_lettered() -> None:
     store = MemoryStore()
     rt, publisher, _ = runtime(store)
-    original = store.load_packet
+    original = store.load_packets
     failures = iter([True, True])
 
-    async def flaky(packet_id: str) -> list[Fact]:
+    async def flaky(packet_ids: list[str]) -> dict[str, list[Fact]]:
         if next(failures, False):
             raise AutoReconnect("store restarting")
-        return await original(packet_id)
+        return await original(packet_ids)
 
-    store.load_packet = flaky  # type: ignore[method-assign]
-    outcome = await process(rt, "packet-ready", HANDLERS["packet-ready"], record(ready_event()))
+    store.load_packets = flaky  # type: ignore[method-assign]
+    outcome = await one(rt, record(ready_event()))
     assert outcome == "applied"
     assert publisher.ids("dead-letter") == []
     assert value(rt, "release_gate_infra_retries_total", dependency="store") == 2.0
@@ -109,14 +114,65 @@ async def test_a_store_outage_is_retried_not_dead_lettered() -> None:
 
 async def test_a_revision_conflict_is_dead_lettered_and_the_stored_revision_kept() -> None:
     rt, publisher, _ = runtime()
-    await process(rt, "packet-ready", HANDLERS["packet-ready"], record(ready_event()))
+    await one(rt, record(ready_event()))
     changed = json.loads(ready_event(event_id="evt-2"))
     other = packet_data(1, body={"customer": "someone else"})
     changed["data"] = other
-    outcome = await process(
-        rt, "packet-ready", HANDLERS["packet-ready"], record(json.dumps(changed).encode(), offset=1)
-    )
+    outcome = await one(rt, record(json.dumps(changed).encode(), offset=1))
     assert outcome == "dead-lettered"
     assert publisher.sent[-1][2]["data"]["error_kind"] == "revision-conflict"
     [fact] = await rt.store.load_packet("RP-1")
     assert fact.data["packet"]["packet_hash"] == packet_data(1)["packet_hash"]
+
+
+async def test_a_batch_decides_in_order_and_appends_once() -> None:
+    store = MemoryStore()
+    rt, publisher, _ = runtime(store)
+    calls = 0
+    original = store.append
+
+    async def counting(facts: list[Fact]) -> None:
+        nonlocal calls
+        calls += 1
+        await original(facts)
+
+    store.append = counting  # type: ignore[method-assign]
+    items = [("RP-1", PacketReady(f"evt-{r}", packet_data(r))) for r in (1, 2, 3)]
+    decisions = await rt.gate.run_many(items)
+    assert [d.outcome for d in decisions] == ["applied"] * 3
+    assert calls == 1
+    assert publisher.ids("packet-lifecycle") == [
+        "RP-1@r1:pending",
+        "RP-1@r1:superseded",
+        "RP-1@r2:pending",
+        "RP-1@r2:superseded",
+        "RP-1@r3:pending",
+    ]
+
+
+async def test_a_batch_that_loses_a_race_midway_redecides_the_rest_on_the_reloaded_log() -> None:
+    store = MemoryStore()
+    rt, publisher, _ = runtime(store)
+    rival, _, _ = runtime(store)
+    await rt.gate.run("RP-1", PacketReady("evt-1", packet_data(1)))
+    original = store.append
+    raced = False
+
+    async def racing(facts: list[Fact]) -> None:
+        nonlocal raced
+        if not raced:  # a rival supersedes r1 with r2 between our load and our append
+            raced = True
+            await rival.gate.run("RP-1", PacketReady("evt-2", packet_data(2)))
+        await original(facts)
+
+    store.append = racing  # type: ignore[method-assign]
+    items = [
+        ("RP-9", PacketReady("evt-9", packet_data(1, packet_id="RP-9"))),
+        ("RP-1", PacketReady("evt-3", packet_data(3))),
+    ]
+    decisions = await rt.gate.run_many(items)
+    assert [d.outcome for d in decisions] == ["applied", "applied"]
+    assert value(rt, "release_gate_store_conflicts_total") == 1.0
+    states = {f.id: f.to_state for f in store.facts.values()}
+    assert states["RP-1@r2/2"] == "superseded" and states["RP-1@r3/1"] == "pending"
+    assert await store.count_unpublished() == 0

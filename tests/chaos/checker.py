@@ -1,0 +1,399 @@
+"""Offline verdict on a fault run: what went in, what came out, and what is lost, conflicting,
+wrong or missing from the audit trail. Pure: no I/O, no clock (`now` is passed in).
+
+Inputs are identified by their exact bytes (a resend of the same bytes is one input), outputs
+by (topic, CloudEvent id). The rules are CONTRACT §3/§6 read from the outside: the checker
+knows only what the harness produced (and which approvals it made as genuine) and what the
+service published, plus the /packets audit views when it is given them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import rfc8785
+
+from tests.chaos.model import Rev, index_revisions
+
+Event = dict[str, Any]
+TERMINAL = frozenset({"superseded", "expired", "rejected"})
+
+
+@dataclass(frozen=True)
+class Input:
+    """One message the harness produced: its bytes and what the harness knows of it."""
+
+    topic: str  # logical input topic
+    raw: bytes
+    dead: frozenset[str] = frozenset()  # dead-letter kinds it must get; empty: must be accepted
+    genuine: bool = False  # approval-decision made by the harness as a real owner approval
+
+    @property
+    def event(self) -> Event | None:
+        try:
+            doc = json.loads(self.raw)
+        except ValueError:
+            return None
+        return doc if isinstance(doc, dict) and isinstance(doc.get("data"), dict) else None
+
+    @property
+    def event_id(self) -> str:
+        return str((self.event or {}).get("id", ""))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict((self.event or {}).get("data") or {})
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record read back from an output topic (logical name)."""
+
+    topic: str
+    raw: bytes
+    partition: int = 0
+    offset: int = 0
+
+
+@dataclass
+class Report:
+    lost: list[str] = field(default_factory=list)
+    conflicting: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)
+    audit: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    next_due: datetime | None = None  # earliest time-driven transition still to come
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.conflicting or self.wrong or self.audit)
+
+    def line(self) -> str:
+        head = (
+            f"lost={len(self.lost)} conflicting={len(self.conflicting)} "
+            f"wrong={len(self.wrong)} audit={len(self.audit)}"
+        )
+        return head + "".join(f" {k}={v}" for k, v in self.counts.items())
+
+    def details(self, limit: int = 15) -> str:
+        parts = []
+        for name in ("lost", "conflicting", "wrong", "audit"):
+            items: list[str] = getattr(self, name)
+            parts += [f"  {name}: {item}" for item in items[:limit]]
+            if len(items) > limit:
+                parts.append(f"  {name}: ... and {len(items) - limit} more")
+        return "\n".join(parts)
+
+
+def canonical(obj: Any) -> bytes:
+    return rfc8785.dumps(obj)
+
+
+def ts(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
+
+
+def check(
+    inputs: Iterable[Input],
+    outputs: Iterable[Output],
+    *,
+    now: datetime,
+    max_pending: Mapping[str, timedelta],
+    grace: timedelta = timedelta(seconds=10),
+    views: Mapping[str, Event | None] | None = None,
+    audit_ok: bool | None = None,
+) -> Report:
+    """Every check over one run. `views` are /packets/{id} bodies (None for a 404)."""
+    report = Report()
+    produced = list(inputs)
+    distinct = list({i.raw: i for i in produced}.values())
+    events, copies = _unique_outputs(outputs, report)
+    revs = index_revisions(events, distinct, report)
+    dead = _dead_letters_by_input(events.get("dead-letter", {}), distinct, report)
+    _account_inputs(distinct, revs, events, dead, report)
+    _evidence_applied(distinct, revs, report)
+    _time_driven(revs, now, max_pending, grace, report)
+    _manifests(distinct, revs, report)
+    _forwards(events, revs, report)
+    if views is not None:
+        _audit(events, views, report)
+    if audit_ok is False:
+        report.audit.append("`python -m service audit verify` failed")
+    report.counts = {
+        "inputs": len(produced),
+        "distinct_inputs": len(distinct),
+        "malformed": sum(1 for i in distinct if i.dead),
+        "outputs": copies,
+        "distinct_outputs": sum(len(v) for v in events.values()),
+        "duplicates": copies - sum(len(v) for v in events.values()),
+        "manifests": len(events.get("release-manifest", {})),
+        "dead_letters": len(events.get("dead-letter", {})),
+        "refusals": sum(len(r.refusals) for r in revs.values()),
+        "allowed": len(events.get("forward-allowed", {})),
+        "blocked": len(events.get("blocked-forward", {})),
+    }
+    return report
+
+
+def _unique_outputs(
+    outputs: Iterable[Output], report: Report
+) -> tuple[dict[str, dict[str, Event]], int]:
+    """First copy of each (topic, id); a second copy with other `data` is a conflict."""
+    events: dict[str, dict[str, Event]] = defaultdict(dict)
+    copies = 0
+    for out in outputs:
+        try:
+            event = json.loads(out.raw)
+            assert isinstance(event, dict) and isinstance(event.get("data"), dict)
+            event_id = str(event["id"])
+        except (ValueError, AssertionError, KeyError):
+            report.wrong.append(f"unreadable output on {out.topic} {out.partition}/{out.offset}")
+            continue
+        copies += 1
+        first = events[out.topic].get(event_id)
+        if first is None:
+            events[out.topic][event_id] = event
+        elif canonical(first["data"]) != canonical(event["data"]):
+            keys = sorted(
+                k
+                for k in set(first["data"]) | set(event["data"])
+                if first["data"].get(k) != event["data"].get(k)
+            )
+            report.conflicting.append(
+                f"{out.topic} {event_id}: same id, other data (differs in {', '.join(keys)})"
+            )
+    return events, copies
+
+
+def _dead_letters_by_input(
+    letters: Mapping[str, Event], inputs: list[Input], report: Report
+) -> dict[bytes, list[Event]]:
+    known = {i.raw for i in inputs}
+    found: dict[bytes, list[Event]] = defaultdict(list)
+    for event_id, letter in letters.items():
+        try:
+            raw = base64.b64decode(letter["data"]["raw_value"], validate=True)
+        except (KeyError, ValueError):
+            report.wrong.append(f"dead-letter {event_id} has no readable raw_value")
+            continue
+        if raw not in known:
+            report.wrong.append(f"dead-letter {event_id} for bytes the harness never produced")
+            continue
+        found[raw].append(letter)
+    return found
+
+
+def _account_inputs(
+    inputs: list[Input],
+    revs: Mapping[tuple[str, int], Rev],
+    events: Mapping[str, Mapping[str, Event]],
+    dead: Mapping[bytes, list[Event]],
+    report: Report,
+) -> None:
+    """Every input applied, a duplicate, refused with a reason, or dead-lettered."""
+    outcomes: dict[str, set[str]] = defaultdict(set)
+    for topic in ("forward-allowed", "blocked-forward"):
+        for event in events.get(topic, {}).values():
+            outcomes[str(event["data"].get("request_id"))].add(topic)
+    for item in inputs:
+        letters = dead.get(item.raw, [])
+        kinds = {str(letter["data"].get("error_kind")) for letter in letters}
+        name = f"{item.topic} {item.event_id or item.raw[:40]!r}"
+        if item.dead:
+            if not letters:
+                report.lost.append(f"{name}: bad input never dead-lettered")
+            elif not kinds <= item.dead:
+                report.wrong.append(f"{name}: dead-lettered as {sorted(kinds)}, not {item.dead}")
+            continue
+        if letters:
+            report.lost.append(f"{name}: good input dead-lettered as {sorted(kinds)}")
+            continue
+        data = item.data
+        if item.topic == "packet-ready":
+            rev = revs.get((data["packet_id"], int(data["revision"])))
+            if rev is None or rev.accepted is None:
+                report.lost.append(f"{name}: revision never created")
+            elif rev.accepted.event_id != item.event_id and (
+                rev.accepted.data.get("packet_hash") != data["packet_hash"]
+            ):
+                report.lost.append(f"{name}: neither created, duplicate, nor dead-lettered")
+        elif item.topic == "approval-decision":
+            rev = revs.get((data["packet_id"], int(data["revision"])))
+            if rev is None or item.event_id not in rev.causes:
+                report.lost.append(f"{name}: no lifecycle event caused by this decision")
+        elif item.topic == "forward-request":
+            seen = outcomes.get(str(data["request_id"]), set())
+            if not seen:
+                report.lost.append(f"{name}: neither forward-allowed nor blocked-forward")
+            elif len(seen) > 1:
+                report.conflicting.append(f"{name}: both allowed and blocked")
+
+
+def _evidence_applied(
+    inputs: list[Input], revs: Mapping[tuple[str, int], Rev], report: Report
+) -> None:
+    """A live revision may cite only the newest announced version of anything it cites."""
+    latest: dict[tuple[str, str], str] = {}
+    for item in inputs:
+        if item.topic == "evidence-changed" and not item.dead and item.data["kind"] != (
+            "audience-scope"  # lane-wide changes are not part of the chaos workload
+        ):
+            latest[(item.data["kind"], item.data["ref"])] = str(item.data["new_version"])
+    for rev in revs.values():
+        if rev.accepted is None or rev.final in TERMINAL:
+            continue
+        for ref in rev.accepted.data["evidence_refs"]:
+            newest = latest.get((ref["kind"], ref["ref"]))
+            if newest is not None and newest != ref["version"]:
+                report.lost.append(
+                    f"{rev.name} is {rev.final} but cites {ref['kind']} {ref['ref']} "
+                    f"{ref['version']}, changed to {newest}"
+                )
+                break
+
+
+def _time_driven(
+    revs: Mapping[tuple[str, int], Rev],
+    now: datetime,
+    max_pending: Mapping[str, timedelta],
+    grace: timedelta,
+    report: Report,
+) -> None:
+    """Releases, expiries and approval timeouts that are due must have happened."""
+    for rev in revs.values():
+        due = rev.due(max_pending)
+        if due is None:
+            continue
+        if due + grace < now:
+            report.lost.append(f"{rev.name} still {rev.final}, due {due.isoformat()}")
+        elif report.next_due is None or due < report.next_due:
+            report.next_due = due
+
+
+def _manifests(inputs: list[Input], revs: Mapping[tuple[str, int], Rev], report: Report) -> None:
+    genuine = {
+        i.data["decision_id"]: i.data
+        for i in inputs
+        if i.topic == "approval-decision" and i.genuine and not i.dead
+    }
+    higher: dict[str, list[Rev]] = defaultdict(list)
+    for rev in revs.values():
+        if rev.creation is not None:
+            higher[rev.packet_id].append(rev)
+    for rev in revs.values():
+        if len(rev.manifests) > 1:
+            report.conflicting.append(f"{rev.name}: {len(rev.manifests)} distinct manifests")
+        for event in rev.manifests:
+            for problem in _manifest_problems(rev, event, genuine, higher[rev.packet_id]):
+                report.wrong.append(f"manifest {rev.name}: {problem}")
+
+
+_APPROVAL_FIELDS = ("packet_id", "revision", "lane_id", "packet_hash", "option_set_hash")
+_PACKET_FIELDS = (
+    "lane_id",
+    "packet_hash",
+    "option_set_hash",
+    "options",
+    "blocked_requests",
+    "evidence_refs",
+)
+
+
+def _manifest_problems(
+    rev: Rev, event: Event, genuine: Mapping[str, Mapping[str, Any]], siblings: list[Rev]
+) -> Iterable[str]:
+    m = event["data"]
+    if event["id"] != f"{rev.name}:released" or m.get("manifest_id") != rev.name:
+        yield f"event id {event['id']} / manifest_id {m.get('manifest_id')}"
+    body = {k: v for k, v in m.items() if k != "manifest_hash"}
+    if m.get("manifest_hash") != "sha256:" + hashlib.sha256(canonical(body)).hexdigest():
+        yield "manifest_hash does not match its content"
+    if rev.accepted is None:
+        yield "no packet-ready from the harness was created as this revision"
+    else:
+        for key in _PACKET_FIELDS:
+            if m.get(key) != rev.accepted.data.get(key):
+                yield f"{key} differs from the packet-ready"
+    approval = genuine.get(str(m.get("decision_id")))
+    if approval is None:
+        yield f"decision {m.get('decision_id')} is not a genuine owner approval"
+    else:
+        for key in _APPROVAL_FIELDS:
+            if m.get(key) != approval.get(key):
+                yield f"{key} differs from genuine approval {m['decision_id']}"
+        if m.get("audience") != approval.get("audience") or m.get("approver") != approval.get(
+            "approver"
+        ):
+            yield "audience or approver differs from the approval"
+        for key in ("valid_from", "valid_until"):
+            if ts(m[key]) != ts(approval[key]):
+                yield f"{key} differs from the approval"
+    released = ts(m["released_at"])
+    if not ts(m["valid_from"]) <= released < ts(m["valid_until"]):
+        yield f"released at {m['released_at']} outside its window"
+    for state, event_at in rev.entered.items():
+        if state in TERMINAL and event_at < released:
+            yield f"released at {m['released_at']} after it was {state} at {event_at.isoformat()}"
+    for other in siblings:
+        if other.revision > rev.revision and other.created_at and other.created_at < released:
+            yield f"released after r{other.revision} arrived at {other.created_at.isoformat()}"
+
+
+def _forwards(
+    events: Mapping[str, Mapping[str, Event]], revs: Mapping[tuple[str, int], Rev], report: Report
+) -> None:
+    for event_id, event in events.get("forward-allowed", {}).items():
+        f = event["data"]
+        rev = revs.get((str(f.get("packet_id")), int(f.get("revision") or 0)))
+        if rev is None or not rev.manifests:
+            report.wrong.append(f"forward-allowed {event_id} for a revision never released")
+            continue
+        m = rev.manifests[0]["data"]
+        at = ts(event["time"])
+        outside = [r for r in f.get("recipients", []) if r not in m["audience"]]
+        if outside:
+            report.wrong.append(f"forward-allowed {event_id} outside the audience: {outside}")
+        if f.get("manifest_id") != rev.name:
+            report.wrong.append(f"forward-allowed {event_id} names {f.get('manifest_id')}")
+        if not ts(m["released_at"]) <= at < ts(m["valid_until"]) or at < ts(m["valid_from"]):
+            report.wrong.append(f"forward-allowed {event_id} at {event['time']} outside window")
+        for state, event_at in rev.entered.items():
+            if state in TERMINAL and event_at < at:
+                report.wrong.append(f"forward-allowed {event_id} after {rev.name} was {state}")
+
+
+def _audit(
+    events: Mapping[str, Mapping[str, Event]], views: Mapping[str, Event | None], report: Report
+) -> None:
+    """Blocked forwards and refusals are facts in the packet's audit trail; chains verify."""
+    facts: dict[str, list[Event]] = defaultdict(list)
+    for packet_id, view in views.items():
+        for revision in (view or {}).get("revisions", []):
+            if revision.get("chain") != "ok":
+                report.audit.append(f"{revision.get('manifest_id')}: chain {revision['chain']}")
+            facts[packet_id].extend(revision.get("facts", []))
+    for event_id, event in events.get("blocked-forward", {}).items():
+        d = event["data"]
+        if not any(
+            f["kind"] == "forward-blocked" and f["data"].get("request_id") == d["request_id"]
+            for f in facts.get(str(d["packet_id"]), [])
+        ):
+            report.audit.append(f"blocked-forward {event_id} has no fact in /packets")
+    for event_id, event in events.get("packet-lifecycle", {}).items():
+        d = event["data"]
+        if d["from_state"] != d["to_state"]:
+            continue
+        if not any(
+            f["kind"] == "refused"
+            and f["cause_event_id"] == d["cause_event_id"]
+            and f["revision"] == d["revision"]
+            for f in facts.get(str(d["packet_id"]), [])
+        ):
+            report.audit.append(f"refusal {event_id} has no fact in /packets")

@@ -1,0 +1,148 @@
+"""A revision as the outputs tell it: its lifecycle path, manifests and causes (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import rfc8785
+
+if TYPE_CHECKING:
+    from tests.chaos.checker import Input, Report
+
+Event = dict[str, Any]
+TERMINAL = frozenset({"superseded", "expired", "rejected"})
+# CONTRACT §6: the only moves a revision can make (None is "no state yet").
+LEGAL = frozenset(
+    {
+        (None, "pending"),
+        (None, "superseded"),
+        (None, "rejected"),
+        ("pending", "approved"),
+        ("pending", "rejected"),
+        ("pending", "expired"),
+        ("pending", "superseded"),
+        ("approved", "released"),
+        ("approved", "expired"),
+        ("approved", "superseded"),
+        ("released", "expired"),
+        ("released", "superseded"),
+    }
+)
+
+
+def _time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+@dataclass
+class Rev:
+    packet_id: str
+    revision: int
+    lifecycle: list[Event] = field(default_factory=list)
+    manifests: list[Event] = field(default_factory=list)  # distinct by content
+    accepted: Input | None = None  # the packet-ready that created it
+    approval: Input | None = None  # the decision that approved it
+    final: str | None = None
+    entered: dict[str, datetime] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.packet_id}@r{self.revision}"
+
+    @property
+    def creation(self) -> Event | None:
+        return next((e for e in self.transitions if e["data"]["from_state"] is None), None)
+
+    @property
+    def created_at(self) -> datetime | None:
+        return None if self.creation is None else _time(self.creation["data"]["at"])
+
+    @property
+    def transitions(self) -> list[Event]:
+        return [e for e in self.lifecycle if e["data"]["from_state"] != e["data"]["to_state"]]
+
+    @property
+    def refusals(self) -> list[Event]:
+        return [e for e in self.lifecycle if e["data"]["from_state"] == e["data"]["to_state"]]
+
+    @property
+    def causes(self) -> set[str]:
+        return {str(e["data"]["cause_event_id"]) for e in self.lifecycle}
+
+    def due(self, max_pending: Mapping[str, timedelta]) -> datetime | None:
+        """When time alone must next move this revision, as far as the outputs show."""
+        if self.final == "pending" and self.accepted is not None and self.created_at:
+            limit = max_pending.get(str(self.accepted.data.get("lane_id")))
+            return None if limit is None else self.created_at + limit
+        if self.final == "approved" and self.approval is not None:
+            data = self.approval.data
+            return min(_time(data["valid_from"]), _time(data["valid_until"]))
+        if self.final == "released" and self.manifests:
+            return _time(self.manifests[0]["data"]["valid_until"])
+        return None
+
+
+def index_revisions(
+    events: Mapping[str, Mapping[str, Event]], inputs: Iterable[Input], report: Report
+) -> dict[tuple[str, int], Rev]:
+    """Group lifecycle events and manifests by revision and walk each lifecycle path."""
+    by_id = {i.event_id: i for i in inputs if i.event_id and not i.dead}
+    revs: dict[tuple[str, int], Rev] = {}
+
+    def rev_of(data: Mapping[str, Any]) -> Rev:
+        key = (str(data["packet_id"]), int(data["revision"]))
+        return revs.setdefault(key, Rev(*key))
+
+    for event in events.get("packet-lifecycle", {}).values():
+        rev_of(event["data"]).lifecycle.append(event)
+    for event in events.get("release-manifest", {}).values():
+        rev = rev_of(event["data"])
+        body = rfc8785.dumps(event["data"])
+        if all(rfc8785.dumps(m["data"]) != body for m in rev.manifests):
+            rev.manifests.append(event)
+    for rev in revs.values():
+        _walk(rev, by_id, report)
+    return revs
+
+
+def _walk(rev: Rev, by_id: Mapping[str, Input], report: Report) -> None:
+    """Follow the path from "no state"; a fork, a gap or an illegal move is reported."""
+    outgoing: dict[str | None, list[Event]] = defaultdict(list)
+    for event in rev.transitions:
+        d = event["data"]
+        if (d["from_state"], d["to_state"]) not in LEGAL:
+            report.wrong.append(f"{rev.name}: illegal move {d['from_state']} -> {d['to_state']}")
+        outgoing[d["from_state"]].append(event)
+    for state, moves in outgoing.items():
+        if len(moves) > 1:
+            shown = ", ".join(sorted(json.dumps(m["data"]["to_state"]) for m in moves))
+            report.conflicting.append(f"{rev.name}: forked from {state}: {shown}")
+    state: str | None = None
+    walked: set[str] = set()
+    while state in outgoing and state not in TERMINAL:
+        event = outgoing[state][0]
+        if event["id"] in walked:
+            break
+        walked.add(event["id"])
+        state = event["data"]["to_state"]
+        assert state is not None
+        rev.entered[state] = _time(event["data"]["at"])
+        cause = by_id.get(str(event["data"]["cause_event_id"]))
+        if event["data"]["from_state"] is None and cause and cause.topic == "packet-ready":
+            rev.accepted = cause
+        if state == "approved" and cause and cause.topic == "approval-decision":
+            rev.approval = cause
+    rev.final = state
+    reached = {None, *rev.entered}
+    for event in rev.transitions:
+        d = event["data"]
+        if event["id"] not in walked and d["from_state"] not in reached:  # forks: reported
+            report.lost.append(
+                f"{rev.name}: saw {d['from_state']} -> {d['to_state']} but never the move"
+                f" into {d['from_state']}"
+            )
