@@ -8,8 +8,9 @@
 #   stack.sh down                stop both (SIGTERM, then SIGKILL); leaves no process behind
 #   stack.sh status              what runs and whether it answers (exit 0 only if both answer)
 #   stack.sh run -- CMD [ARG...] up what is missing, run CMD with KAFKA_BOOTSTRAP_SERVERS and
-#                                MONGODB_URL exported, then stop only what this call started;
-#                                exits with CMD's status
+#                                MONGODB_URL exported, exit with CMD's status. Servers a `run`
+#                                started stop when the last concurrent `run` ends; servers
+#                                started by `up` (e.g. for `make run`) are never stopped by it.
 #   For fault tests (each waits until it is done):
 #   stack.sh kill-kafka|kill-store     SIGKILL one server, no shutdown of any kind
 #   stack.sh stop-kafka|stop-store     graceful stop of one server
@@ -18,6 +19,8 @@
 # Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), STORE_PORT (27017),
 # STACK_START_TIMEOUT (120 s per server), STACK_STOP_TIMEOUT (60 s before SIGKILL).
 # Logs: .local/logs/kafka.log and .local/logs/store.log.
+
+# shellcheck disable=SC2317 # some functions run indirectly ("start_$name") or from traps
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -93,6 +96,7 @@ spawn() {
   printf '\n=== %s started by stack.sh at %s ===\n' "$name" "$(date -Is)" >>"$log"
   # shellcheck disable=SC2016 # $$ and $@ belong to the child shell
   setsid bash -c 'echo $$ >"$0"; exec nohup "$@"' "$pidf" "$@" </dev/null >>"$log" 2>&1 9>&- &
+  disown "$!" # a `run` outlives kill-* of its servers: no "Killed" job notice, please
   for ((i = 0; i < 100; i++)); do
     [[ -s $pidf ]] && break
     sleep 0.05
@@ -205,26 +209,37 @@ start_store() {
   await_answer store
 }
 
-# ensure_up NAME: sets STARTED_NOW=1 only when this call started the server.
+# Who a server is kept up for: "up" (until `down`) or "run" (until the last `run` ends).
+# kill-* keeps the mark, so start-* during a `run` (fault tests) gives the server back to it.
+owner_file() { printf '%s/%s.owner' "$RUN" "$1"; }
+owner_of() { cat "$(owner_file "$1")" 2>/dev/null || true; }
+
+# ensure_up NAME OWNER: start NAME unless running; OWNER "up" claims it for good, "run" only
+# marks a server this call starts, "keep" keeps the earlier mark ("up" if none).
 ensure_up() {
-  local name=$1 pid
-  STARTED_NOW=0
+  local name=$1 owner=$2 pid
   if pid=$(live_pid "$name"); then
     answers "$name" "$START_TIMEOUT" "$pid" ||
       die "$name (pid $pid) runs but does not answer on $(addr_of "$name"); read $(log_of "$name")"
     say "$name already running (pid $pid), answers on $(addr_of "$name")"
+    if [[ $owner == up ]]; then echo up >"$(owner_file "$name")"; fi
   elif answers "$name"; then
     say "$name: a server not started by stack.sh answers on $(addr_of "$name"); using it"
   else
+    if [[ $owner == keep ]]; then
+      owner=$(owner_of "$name")
+      owner=${owner:-up}
+    fi
     "start_$name"
-    STARTED_NOW=1
+    echo "$owner" >"$(owner_file "$name")"
   fi
+  return 0
 }
 
 stop_one() {
   local name=$1 pid
   if ! pid=$(live_pid "$name"); then
-    rm -f "$(pidfile "$name")"
+    rm -f "$(pidfile "$name")" "$(owner_file "$name")"
     say "$name not running"
     return 0
   fi
@@ -235,7 +250,7 @@ stop_one() {
     kill -KILL -- "-$pid" 2>/dev/null || true
     wait_gone "$pid" 10 || die "could not stop $name (pid $pid)"
   fi
-  rm -f "$(pidfile "$name")"
+  rm -f "$(pidfile "$name")" "$(owner_file "$name")"
 }
 
 kill_one() {
@@ -261,13 +276,16 @@ leftovers() {
 }
 
 cmd_status() {
-  local name pid what run ans rc=0
+  local name pid owner what run ans rc=0
   for name in kafka store; do
     case $name in
       kafka) what="Apache Kafka $(kafka_version)" ;;
       store) what=$([[ $(store_kind) == mongod ]] && echo mongod || echo "FerretDB $FERRETDB_VERSION") ;;
     esac
-    if pid=$(live_pid "$name"); then run="running, pid $pid"; else run="not started by stack.sh"; fi
+    if pid=$(live_pid "$name"); then
+      owner=$(owner_of "$name")
+      run="pid $pid${owner:+, for $owner}"
+    else run="not started by stack.sh"; fi
     if answers "$name"; then ans=answers; else
       ans="does NOT answer"
       rc=3
@@ -277,13 +295,32 @@ cmd_status() {
   return "$rc"
 }
 
-STARTED=()
+# A lease per running `run` (named by its pid), so concurrent runs share the servers.
+LEASES=$RUN/leases
+live_leases() {
+  local f
+  for f in "$LEASES"/*; do
+    [[ -e $f ]] || continue
+    if [[ ${f##*/} != "$$" ]] && tr '\0' ' ' <"/proc/${f##*/}/cmdline" 2>/dev/null | grep -q stack.sh; then
+      echo "${f##*/}"
+    else
+      [[ ${f##*/} == "$$" ]] || rm -f "$f" # its run died without cleaning up
+    fi
+  done
+}
+
 cleanup_run() {
-  local rc=$? i
+  local rc=$? name others
   trap - INT TERM
-  if ((${#STARTED[@]})); then
-    lock
-    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do stop_one "${STARTED[i]}" || rc=1; done
+  lock
+  rm -f "$LEASES/$$"
+  others=$(live_leases)
+  if [[ -n $others ]]; then
+    say "leaving the servers to the other running stack.sh run (pid ${others//$'\n'/, })"
+  else
+    for name in store kafka; do
+      if [[ $(owner_of "$name") == run ]]; then stop_one "$name" || rc=1; fi
+    done
   fi
   exit "$rc"
 }
@@ -295,10 +332,10 @@ cmd_run() {
   trap 'exit 130' INT
   trap 'exit 143' TERM
   lock
-  for name in kafka store; do
-    ensure_up "$name"
-    if ((STARTED_NOW)); then STARTED+=("$name"); fi
-  done
+  mkdir -p "$LEASES"
+  : >"$LEASES/$$"
+  ensure_up kafka run
+  ensure_up store run
   unlock
   export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_ADDR MONGODB_URL=$STORE_URL
   local rc=0
@@ -316,8 +353,8 @@ main() {
   case $cmd in
     up)
       lock
-      ensure_up kafka
-      ensure_up store
+      ensure_up kafka up
+      ensure_up store up
       say "up: KAFKA_BOOTSTRAP_SERVERS=$KAFKA_ADDR MONGODB_URL=$STORE_URL"
       ;;
     down)
@@ -330,12 +367,13 @@ main() {
     run) cmd_run "$@" ;;
     kill-kafka | kill-store) lock && kill_one "${cmd#kill-}" ;;
     stop-kafka | stop-store) lock && stop_one "${cmd#stop-}" ;;
-    start-kafka | start-store) lock && ensure_up "${cmd#start-}" ;;
+    start-kafka | start-store) lock && ensure_up "${cmd#start-}" keep ;;
     *)
-      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//' >&2
+      sed -n '2,/^# Logs:/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
       exit 2
       ;;
   esac
 }
 
-main "$@"
+# One line: bash reads a script as it runs it, so an edit made meanwhile is never executed.
+main "$@"; exit

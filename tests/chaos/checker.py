@@ -92,6 +92,23 @@ class Report:
         return "\n".join(parts)
 
 
+def new_outputs(before: Iterable[Output], after: Iterable[Output]) -> list[tuple[str, str]]:
+    """(topic, id) of outputs in `after` whose id no output in `before` had, in order."""
+
+    def key(out: Output) -> tuple[str, str]:
+        try:
+            return out.topic, str(json.loads(out.raw)["id"])
+        except (ValueError, KeyError, TypeError):
+            return out.topic, f"unreadable {out.partition}/{out.offset}"
+
+    seen = {key(o) for o in before}
+    found: list[tuple[str, str]] = []
+    for out in after:
+        if key(out) not in seen and key(out) not in found:
+            found.append(key(out))
+    return found
+
+
 def canonical(obj: Any) -> bytes:
     return rfc8785.dumps(obj)
 
@@ -114,8 +131,8 @@ def check(
     report = Report()
     produced = list(inputs)
     distinct = list({i.raw: i for i in produced}.values())
-    events, copies = _unique_outputs(outputs, report)
-    revs = index_revisions(events, distinct, report)
+    events, variants, copies = _unique_outputs(outputs, report)
+    revs = index_revisions(events, variants, distinct, report)
     dead = _dead_letters_by_input(events.get("dead-letter", {}), distinct, report)
     _account_inputs(distinct, revs, events, dead, report)
     _evidence_applied(distinct, revs, report)
@@ -144,9 +161,10 @@ def check(
 
 def _unique_outputs(
     outputs: Iterable[Output], report: Report
-) -> tuple[dict[str, dict[str, Event]], int]:
-    """First copy of each (topic, id); a second copy with other `data` is a conflict."""
+) -> tuple[dict[str, dict[str, Event]], list[Event], int]:
+    """First copy of each (topic, id); a copy with other `data` is a conflict (and kept)."""
     events: dict[str, dict[str, Event]] = defaultdict(dict)
+    variants: list[Event] = []
     copies = 0
     for out in outputs:
         try:
@@ -169,7 +187,8 @@ def _unique_outputs(
             report.conflicting.append(
                 f"{out.topic} {event_id}: same id, other data (differs in {', '.join(keys)})"
             )
-    return events, copies
+            variants.append(event)
+    return events, variants, copies
 
 
 def _dead_letters_by_input(
@@ -241,10 +260,9 @@ def _evidence_applied(
 ) -> None:
     """A live revision may cite only the newest announced version of anything it cites."""
     latest: dict[tuple[str, str], str] = {}
+    # Lane-wide audience-scope changes are not part of the chaos workload, so not checked.
     for item in inputs:
-        if item.topic == "evidence-changed" and not item.dead and item.data["kind"] != (
-            "audience-scope"  # lane-wide changes are not part of the chaos workload
-        ):
+        if item.topic == "evidence-changed" and not item.dead:
             latest[(item.data["kind"], item.data["ref"])] = str(item.data["new_version"])
     for rev in revs.values():
         if rev.accepted is None or rev.final in TERMINAL:
@@ -281,7 +299,7 @@ def _manifests(inputs: list[Input], revs: Mapping[tuple[str, int], Rev], report:
     genuine = {
         i.data["decision_id"]: i.data
         for i in inputs
-        if i.topic == "approval-decision" and i.genuine and not i.dead
+        if i.topic == "approval-decision" and i.genuine and i.data.get("decision") == "approve"
     }
     higher: dict[str, list[Rev]] = defaultdict(list)
     for rev in revs.values():

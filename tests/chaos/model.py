@@ -88,9 +88,15 @@ class Rev:
 
 
 def index_revisions(
-    events: Mapping[str, Mapping[str, Event]], inputs: Iterable[Input], report: Report
+    events: Mapping[str, Mapping[str, Event]],
+    variants: Iterable[Event],
+    inputs: Iterable[Input],
+    report: Report,
 ) -> dict[tuple[str, int], Rev]:
-    """Group lifecycle events and manifests by revision and walk each lifecycle path."""
+    """Group lifecycle events and manifests by revision and walk each lifecycle path.
+
+    `variants` are further copies of an id with other content: a second manifest counts.
+    """
     by_id = {i.event_id: i for i in inputs if i.event_id and not i.dead}
     revs: dict[tuple[str, int], Rev] = {}
 
@@ -100,7 +106,9 @@ def index_revisions(
 
     for event in events.get("packet-lifecycle", {}).values():
         rev_of(event["data"]).lifecycle.append(event)
-    for event in events.get("release-manifest", {}).values():
+    manifests = [*events.get("release-manifest", {}).values()]
+    manifests += [v for v in variants if v.get("type") == "release-manifest"]
+    for event in manifests:
         rev = rev_of(event["data"])
         body = rfc8785.dumps(event["data"])
         if all(rfc8785.dumps(m["data"]) != body for m in rev.manifests):

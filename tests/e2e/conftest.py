@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -9,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from service.settings import INPUT_TOPICS
+from tests.e2e.steps import marker
 from tests.support.bus import Bus
 from tests.support.events import governance_yaml
 from tests.support.service import ServiceProcess
@@ -50,8 +53,22 @@ async def service(
 
 
 @pytest.fixture(scope="module")
-async def bus(service: ServiceProcess, prefix: str) -> AsyncIterator[Bus]:
+def warm_up() -> bool:
+    """Await one processed event per input topic before the module's first test.
+
+    /readyz answers once Kafka and the store are reachable, but the five consumers join
+    their group one after another over several seconds, each join a rebalance. A module
+    whose counters must stay pristine (metrics) overrides this with False.
+    """
+    return True
+
+
+@pytest.fixture(scope="module")
+async def bus(service: ServiceProcess, prefix: str, warm_up: bool) -> AsyncIterator[Bus]:
     b = Bus(BOOTSTRAP, prefix)
     await b.start()
+    if warm_up:
+        key = f"warm-up-{uuid.uuid4().hex[:8]}"
+        await asyncio.gather(*(marker(b, topic, key) for topic in INPUT_TOPICS))
     yield b
     await b.stop()

@@ -31,6 +31,27 @@ def of_packet(pid: str, revision: int | None = None) -> Callable[[Event], bool]:
     return match
 
 
+def distinct(bus: Bus, topic: str, pred: Callable[[Event], bool]) -> list[Event]:
+    """Matching events with same-id re-emissions dropped, as CONTRACT §4 lets consumers do."""
+    kept: dict[str, Event] = {}
+    for event in bus.matching(topic, pred):
+        kept.setdefault(event["id"], event)
+    return list(kept.values())
+
+
+def transitions(bus: Bus, pid: str, revision: int) -> list[tuple[Any, Any, Any]]:
+    """The revision's lifecycle as (from_state, to_state, reason), one per distinct event."""
+    return [
+        (e["data"]["from_state"], e["data"]["to_state"], e["data"]["reason"])
+        for e in distinct(bus, "packet-lifecycle", of_packet(pid, revision))
+    ]
+
+
+def copies(bus: Bus, topic: str, event_id: str) -> int:
+    """How many times one event id was published (re-emissions included)."""
+    return len(bus.matching(topic, lambda e: e["id"] == event_id))
+
+
 async def ready(bus: Bus, pkt: Data, key: str | None = None) -> Event:
     """Send packet-ready and await the revision's pending lifecycle event."""
     await bus.send("packet-ready", pkt, key=key)
@@ -97,7 +118,10 @@ async def marker(bus: Bus, topic: str, key: str) -> None:
         await blocked(bus, forward(packet(other, 1), ["exec:cro"]), key=key)  # unknown-packet
     elif topic == "review-feedback":
         await bus.send("review-feedback", feedback(mid(other), "other"), key=key)
-        await bus.wait_for("dead-letter", lambda e: e["data"]["key"] == key, within=WITHIN)
+        await bus.wait_for(
+            "dead-letter",
+            lambda e: e["data"]["key"] == key and other.encode() in raw_bytes(e["data"]),
+        )
     elif topic == "evidence-changed":
         ref = new_id("PREC")
         cites = [

@@ -2,7 +2,15 @@
 
 import json
 
-from tests.e2e.steps import dead_letter, lifecycle_event, marker, packet_view, raw_bytes, ready
+from tests.e2e.steps import (
+    dead_letter,
+    lifecycle_event,
+    marker,
+    packet_view,
+    raw_bytes,
+    ready,
+    transitions,
+)
 from tests.support.bus import Bus
 from tests.support.events import FAST_LANE, LANE, new_id, packet, rehash
 from tests.support.service import ServiceProcess
@@ -44,11 +52,11 @@ async def test_a_newer_revision_supersedes_every_older_non_terminal_one(bus: Bus
         3,
     )
     # r1 was terminal already: it is not superseded a second time by r3.
-    assert bus.lifecycle(pid, 1) == [
+    assert transitions(bus, pid, 1) == [
         (None, "pending", "packet-ready"),
         ("pending", "superseded", "newer-revision"),
     ]
-    assert bus.lifecycle(pid, 3) == [(None, "pending", "packet-ready")]
+    assert transitions(bus, pid, 3) == [(None, "pending", "packet-ready")]
 
 
 async def test_a_revision_arriving_after_a_newer_one_is_stored_superseded_out_of_order(
@@ -64,7 +72,7 @@ async def test_a_revision_arriving_after_a_newer_one_is_stored_superseded_out_of
         (1, "superseded"),
         (2, "pending"),
     ]
-    assert bus.lifecycle(pid, 2) == [(None, "pending", "packet-ready")]
+    assert transitions(bus, pid, 2) == [(None, "pending", "packet-ready")]
 
 
 async def test_the_same_revision_again_with_the_same_hash_is_a_no_op(
@@ -75,7 +83,7 @@ async def test_the_same_revision_again_with_the_same_hash_is_a_no_op(
     await ready(bus, pkt)
     await bus.send("packet-ready", pkt)  # a new event id, the same revision and hash
     await marker(bus, "packet-ready", key=pid)
-    assert bus.lifecycle(pid, 1) == [(None, "pending", "packet-ready")]
+    assert transitions(bus, pid, 1) == [(None, "pending", "packet-ready")]
     assert not [e for e in bus.matching("dead-letter", lambda e: e["data"]["key"] == pid)]
     view = await packet_view(service, pid)
     assert [f["kind"] for f in view["revisions"][0]["facts"]] == ["created"]
@@ -98,7 +106,7 @@ async def test_the_same_revision_with_another_hash_is_a_revision_conflict_and_ch
     [rev] = after["revisions"]
     assert rev["state"] == "pending"
     assert rev["facts"][0]["data"]["packet"]["packet_hash"] == pkt["packet_hash"]
-    assert bus.lifecycle(pid, 1) == [(None, "pending", "packet-ready")]
+    assert transitions(bus, pid, 1) == [(None, "pending", "packet-ready")]
 
 
 async def test_a_packet_for_an_unknown_lane_is_stored_rejected(

@@ -12,7 +12,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pytest
 from aiokafka import AIOKafkaClient
@@ -26,8 +26,8 @@ STACK_HINT = "start it with `ops/stack/stack.sh up`, or run `ops/stack/stack.sh 
 REACH_TIMEOUT_S = 10
 STACK_FIXTURES = {"kafka_bootstrap", "mongo_client"}
 
-Doc = dict[str, Any]
-TopicFactory = Callable[[int], Awaitable[str]]
+Doc: TypeAlias = dict[str, Any]
+TopicFactory: TypeAlias = Callable[[int], Awaitable[str]]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata, RecordMetadata
 
-TopicFactory = Callable[[int], Awaitable[str]]  # the `new_topic` fixture
-Record = ConsumerRecord[bytes, bytes]
+TopicFactory: TypeAlias = Callable[[int], Awaitable[str]]  # the `new_topic` fixture
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
 WAIT_S = 30.0
 
 

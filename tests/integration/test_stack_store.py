@@ -60,7 +60,7 @@ async def test_an_unordered_insert_many_names_exactly_the_documents_that_lost(
     collection: AsyncCollection[Doc],
 ) -> None:
     await collection.insert_one({"_id": "taken", "winner": "earlier writer"})
-    batch = [
+    batch: list[Doc] = [
         {"_id": "new-1"},
         {"_id": "taken", "winner": "this batch"},  # lost to an earlier insert
         {"_id": "new-2"},

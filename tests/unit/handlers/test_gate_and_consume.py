@@ -152,7 +152,7 @@ async def test_a_batch_decides_in_order_and_appends_once() -> None:
 
 async def test_a_batch_that_loses_a_race_midway_redecides_the_rest_on_the_reloaded_log() -> None:
     store = MemoryStore()
-    rt, publisher, _ = runtime(store)
+    rt, _, _ = runtime(store)
     rival, _, _ = runtime(store)
     await rt.gate.run("RP-1", PacketReady("evt-1", packet_data(1)))
     original = store.append

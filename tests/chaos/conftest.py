@@ -1,0 +1,48 @@
+"""Fault runs against the real stack: each test gets its own topics, database and instances.
+
+The broker and store tests SIGKILL servers other suites share; they hold the outage for a
+few seconds and always restart the server (here too, should a test die half-way).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.chaos import stack
+from tests.chaos.harness import FAST_PENDING, ChaosRun
+from tests.support.events import governance_yaml
+
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
+NewRun = Callable[[str], Awaitable[ChaosRun]]
+
+
+@pytest.fixture(scope="session")
+def chaos_governance(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("chaos-gov") / "lanes.yaml"
+    path.write_text(governance_yaml(f"PT{int(FAST_PENDING.total_seconds())}S"))
+    return path
+
+
+@pytest.fixture
+async def chaos(chaos_governance: Path, tmp_path: Path) -> AsyncIterator[NewRun]:
+    """`run = await chaos("name")`: a fault run, opened; closed (and restored) after."""
+    runs: list[ChaosRun] = []
+
+    async def new(name: str) -> ChaosRun:
+        run = ChaosRun(name, tmp_path, chaos_governance, BOOTSTRAP, MONGODB_URL)
+        runs.append(run)
+        await run.open()
+        return run
+
+    try:
+        yield new
+    finally:
+        for server in sorted(stack.DOWN):
+            await stack.restore(server)
+        for run in runs:
+            await run.close()

@@ -1,0 +1,177 @@
+"""One fault run: its own topics, database and service instances; the workload streamed in;
+quiescence awaited from the outputs the inputs must produce; then the offline verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+
+from service.settings import INPUT_TOPICS, OUTPUT_TOPICS
+from tests.chaos.checker import Report, check
+from tests.chaos.streams import Producer, Reader, consumed_everything, ensure_topics
+from tests.chaos.workload import Plan, Workload
+from tests.support.events import FAST_LANE, LANE
+from tests.support.service import ServiceProcess
+
+FAST_PENDING = timedelta(seconds=4)  # governance_yaml()'s default for the fast lane
+MAX_PENDING = {LANE: timedelta(days=14), FAST_LANE: FAST_PENDING}
+# Short group timeouts so a killed or frozen instance is replaced in seconds, and short
+# back-off so an outage ends in seconds too (both are settings, not code changes).
+CHAOS_ENV = {
+    "SESSION_TIMEOUT_MS": "6000",
+    "HEARTBEAT_INTERVAL_MS": "2000",
+    "RETRY_BACKOFF_MAX_SECONDS": "1",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChaosRun:
+    def __init__(
+        self, name: str, workdir: Path, governance: Path, bootstrap: str, mongodb_url: str
+    ) -> None:
+        self.name = name
+        self.prefix = f"chaos-{name}-{uuid.uuid4().hex[:6]}-"
+        self.workdir, self.governance = workdir, governance
+        self.bootstrap, self.mongodb_url = bootstrap, mongodb_url
+        self.producer = Producer(bootstrap, self.prefix)
+        self.reader = Reader(bootstrap, self.prefix)
+        self.services: list[ServiceProcess] = []
+        self.started = time.monotonic()
+        self.passed = False
+
+    @property
+    def database(self) -> str:
+        return self.prefix.strip("-").replace("-", "_")
+
+    async def open(self) -> None:
+        await ensure_topics(self.bootstrap, self.prefix)
+        await self.producer.start()
+        await self.reader.start()
+
+    def service(self, group: str | None = None, **env: str) -> ServiceProcess:
+        """A new instance on this run's topics and database (and group, unless told)."""
+        extra = {**CHAOS_ENV, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap, **env}
+        extra["MONGODB_URL"] = self.mongodb_url
+        if group is not None:
+            extra["CONSUMER_GROUP"] = f"{self.prefix}{group}"
+        svc = ServiceProcess(self.workdir, self.prefix, self.governance, extra_env=extra)
+        self.services.append(svc)
+        return svc
+
+    def stream(self, plan: Plan, pace: float = 0.25) -> asyncio.Task[None]:
+        workload = Workload(self.prefix.strip("-"), plan)
+        return asyncio.create_task(self.producer.play(workload, pace))
+
+    def check(self, grace: timedelta = timedelta(0), **kw: object) -> Report:
+        return check(
+            self.producer.sent,
+            self.reader.outputs,
+            now=utcnow(),
+            max_pending=MAX_PENDING,
+            grace=grace,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    async def settle(self, within: float = 90) -> Report:
+        """Until nothing is outstanding: every input accounted for, nothing due soon."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            report = self.check()
+            soon = report.next_due is not None and report.next_due < utcnow() + timedelta(minutes=2)
+            if (not report.lost and not soon) or loop.time() > deadline:
+                return report
+            await self.reader.wait_change(0.5)  # re-check time-driven work twice a second
+
+    async def group_caught_up(self, group: str, within: float = 90) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not await consumed_everything(self.bootstrap, self.prefix, self.prefix + group):
+            assert loop.time() < deadline, f"group {group} did not consume every input"
+            await asyncio.sleep(0.5)  # committed offsets are polled: there is no event
+
+    async def finish(self, within: float = 90) -> Report:
+        """Settle, stop all instances but one, read the audit views, stop it, judge."""
+        settled = await self.settle(within)
+        live = [s for s in self.services if s.proc and s.proc.poll() is None]
+        for svc in live[:-1]:
+            await stop(svc)
+        views, audit_ok = {}, None
+        if live:
+            await self.reader.drain()
+            views, result = await asyncio.gather(
+                self.views(live[-1]), asyncio.to_thread(live[-1].cli, "audit", "verify")
+            )
+            audit_ok = result.returncode == 0
+            if not audit_ok:
+                print(f"audit verify: {result.stdout}{result.stderr}")
+            await stop(live[-1])
+        await self.reader.drain()
+        report = self.check(grace=timedelta(seconds=10), views=views, audit_ok=audit_ok)
+        elapsed = time.monotonic() - self.started
+        print(f"\n[chaos {self.name}] {report.line()} seconds={elapsed:.0f}")
+        if settled.lost and not report.lost:
+            report.lost += settled.lost
+        if not report.ok:
+            logs = ", ".join(str(s.log_path) for s in self.services)
+            print(report.details() + f"\n  service logs: {logs}")
+        self.passed = report.ok
+        return report
+
+    async def views(self, svc: ServiceProcess) -> dict[str, dict[str, object] | None]:
+        """/packets/{id} of every packet that has a refusal or a blocked forward."""
+        ids = sorted(
+            {
+                str(item.data["packet_id"])
+                for item in self.producer.sent
+                if "packet_id" in item.data and not item.dead
+            }
+        )
+        found: dict[str, dict[str, object] | None] = {}
+        async with httpx.AsyncClient(base_url=svc.url, timeout=10) as client:
+            for packet_id in ids:
+                response = await client.get(f"/packets/{packet_id}")
+                found[packet_id] = response.json() if response.status_code == 200 else None
+        return found
+
+    async def close(self) -> None:
+        for svc in self.services:
+            with contextlib.suppress(ProcessLookupError, AssertionError):
+                svc.signal(signal.SIGCONT)  # a frozen instance cannot even die gracefully
+            await svc.kill()
+        await self.reader.stop()
+        await self.producer.stop()
+        if self.passed:  # keep a failed run's topics and database for the post-mortem
+            await self._drop()
+
+    async def _drop(self) -> None:
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(self.mongodb_url)
+        try:
+            await client.drop_database(self.database)
+        finally:
+            await client.close()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            topics = [self.prefix + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
+            await admin.delete_topics(topics)
+        finally:
+            await admin.close()
+
+
+async def stop(svc: ServiceProcess) -> None:
+    with contextlib.suppress(ProcessLookupError, AssertionError):
+        svc.signal(signal.SIGCONT)
+    await svc.stop()

@@ -1,0 +1,124 @@
+"""Faults while the workload streams in: nothing lost, nothing conflicting, nothing wrong.
+
+Each test prints `[chaos NAME] lost=.. conflicting=.. wrong=.. audit=.. inputs=.. ...`.
+Sleeps here are fault durations (how long a server stays down or an instance frozen);
+everything else awaits the outputs the inputs must produce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from tests.chaos.checker import new_outputs
+from tests.chaos.harness import ChaosRun, stop
+from tests.chaos.stack import outage
+from tests.chaos.workload import Plan
+
+NewRun = Callable[[str], Awaitable[ChaosRun]]
+SESSION_TIMEOUT = 6.0  # harness.CHAOS_ENV
+
+
+async def test_the_service_killed_three_times_mid_stream_loses_and_forks_nothing(
+    chaos: NewRun,
+) -> None:
+    run = await chaos("sigkill")
+    svc = run.service()
+    await svc.start()
+    play = run.stream(Plan(packets=40))
+    for strike in (8, 20, 32):
+        await run.producer.reached(strike)
+        await svc.kill()  # SIGKILL: no shutdown hook, no final commit
+        await svc.start()
+    await play
+    report = await run.finish()
+    assert report.ok, report.details()
+
+
+async def test_a_zombie_instance_woken_after_its_session_timeout_publishes_nothing_wrong(
+    chaos: NewRun,
+) -> None:
+    run = await chaos("zombie")
+    first, second = run.service(), run.service()
+    await asyncio.gather(first.start(), second.start())
+    play = run.stream(Plan(packets=40))
+    await run.producer.reached(6)
+    await first.kill()
+    await run.service().start()  # the restarted instance takes over the group's work
+    await run.producer.reached(18)
+    second.signal(signal.SIGSTOP)
+    try:
+        await asyncio.sleep(SESSION_TIMEOUT + 4)  # frozen well past its session timeout
+    finally:
+        second.signal(signal.SIGCONT)  # wakes with a stale generation and stale state
+    await play
+    report = await run.finish()
+    assert report.ok, report.details()
+
+
+async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(chaos: NewRun) -> None:
+    run = await chaos("broker")
+    await run.service().start()
+    play = run.stream(Plan(packets=36))
+    await run.producer.reached(12)
+    async with outage("kafka"):
+        await asyncio.sleep(3)  # the broker stays down this long
+    await play
+    report = await run.finish(within=120)
+    assert report.ok, report.details()
+
+
+async def test_the_store_killed_and_restarted_mid_stream_loses_nothing(chaos: NewRun) -> None:
+    run = await chaos("store")
+    await run.service().start()
+    play = run.stream(Plan(packets=36))
+    await run.producer.reached(12)
+    async with outage("store"):
+        await asyncio.sleep(3)  # the store stays down this long
+    await play
+    report = await run.finish()
+    assert report.ok, report.details()
+
+
+async def test_every_input_read_again_by_a_new_group_repeats_outputs_exactly_or_not_at_all(
+    chaos: NewRun,
+) -> None:
+    run = await chaos("redelivery")
+    first = run.service()
+    await first.start()
+    await run.stream(Plan(packets=30), pace=0.1)
+    settled = await run.settle()
+    assert not settled.lost, settled.details()
+    await run.reader.drain()
+    before = list(run.reader.outputs)
+    await stop(first)
+    await run.service(group="replay").start()  # same topics and database, offsets from 0
+    await run.group_caught_up("replay")
+    report = await run.finish()
+    new = new_outputs(before, run.reader.outputs)
+    print(
+        f"[chaos redelivery] outputs before={len(before)} after={len(run.reader.outputs)}"
+        f" new_ids={len(new)} {new[:5]}"
+    )
+    assert report.ok, report.details()
+    assert not new
+
+
+async def test_two_instances_racing_approvals_forwards_and_expiry_agree(chaos: NewRun) -> None:
+    run = await chaos("race")
+    # Two groups: each instance processes every input, so both decide every revision, and
+    # both schedulers race every release, expiry and approval timeout.
+    both = [run.service(group="a"), run.service(group="b")]
+    await asyncio.gather(*(svc.start() for svc in both))
+    plan = Plan(
+        packets=36,
+        window=timedelta(seconds=3),  # released, then expired while forwards arrive
+        forward_lags=(2, 8, 14),
+        fast_every=3,  # a third in the lane whose approvals time out after 4 s
+        fast_approve_lags=(12, 16, 20),  # 3 s, 4 s and 5 s after the packet
+    )
+    await run.stream(plan)
+    report = await run.finish()
+    assert report.ok, report.details()
