@@ -78,9 +78,12 @@ def _problem(err: Any) -> str:
 
 
 def _short(value: object) -> str:
-    if isinstance(value, str | int | float | bool) or value is None:
-        text = repr(value)
-        return text if len(text) <= 60 else text[:57] + "..."
+    # Never echo text: a detail ends up in logs, and a string may be a packet body or a
+    # secret sent in the wrong field. Its type and length are enough to find the problem.
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if isinstance(value, int | float | bool) or value is None:
+        return repr(value)
     return f"a JSON {json_kind(value)}"
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from tests.bench.workload import INPUTS_PER_LIFECYCLE, Lifecycle, Msg
 
@@ -63,13 +63,13 @@ class RunResult:
 class Driver:
     """One producer for inputs and one group-less consumer on every output topic."""
 
-    def __init__(self, bootstrap: str, prefix: str) -> None:
+    def __init__(self, bootstrap: str, prefix: str, partitions: int) -> None:
         self.prefix = prefix
+        self.partitions = partitions
         self.producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=2
         )
         self.consumer = AIOKafkaConsumer(
-            *(prefix + t for t in OUTPUT_TOPICS),
             bootstrap_servers=bootstrap,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
@@ -79,8 +79,17 @@ class Driver:
         )
 
     async def start(self) -> None:
+        """Call once the topics exist (topics.ensure_topics): partitions are assigned, not
+        subscribed, and every position is resolved before anything is produced."""
         await self.producer.start()
         await self.consumer.start()
+        tps = [
+            TopicPartition(self.prefix + t, p) for t in OUTPUT_TOPICS for p in range(self.partitions)
+        ]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            await self.consumer.position(tp)
 
     async def stop(self) -> None:
         await self.consumer.stop()

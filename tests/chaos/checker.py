@@ -165,6 +165,7 @@ def _unique_outputs(
     """First copy of each (topic, id); a copy with other `data` is a conflict (and kept)."""
     events: dict[str, dict[str, Event]] = defaultdict(dict)
     variants: list[Event] = []
+    differing: dict[tuple[str, str], set[bytes]] = defaultdict(set)
     copies = 0
     for out in outputs:
         try:
@@ -178,16 +179,21 @@ def _unique_outputs(
         first = events[out.topic].get(event_id)
         if first is None:
             events[out.topic][event_id] = event
-        elif canonical(first["data"]) != canonical(event["data"]):
-            keys = sorted(
-                k
-                for k in set(first["data"]) | set(event["data"])
-                if first["data"].get(k) != event["data"].get(k)
-            )
-            report.conflicting.append(
-                f"{out.topic} {event_id}: same id, other data (differs in {', '.join(keys)})"
-            )
+            continue
+        body = canonical(event["data"])
+        if body != canonical(first["data"]) and body not in differing[(out.topic, event_id)]:
+            differing[(out.topic, event_id)].add(body)
             variants.append(event)
+    for (topic, event_id), bodies in differing.items():
+        first = events[topic][event_id]["data"]
+        keys: set[str] = set()
+        for body in bodies:
+            other = json.loads(body)
+            keys |= {k for k in set(first) | set(other) if first.get(k) != other.get(k)}
+        report.conflicting.append(
+            f"{topic} {event_id}: {len(bodies) + 1} versions under one id"
+            f" (differing in {', '.join(sorted(keys))})"
+        )
     return events, variants, copies
 
 

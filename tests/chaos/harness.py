@@ -28,7 +28,7 @@ MAX_PENDING = {LANE: timedelta(days=14), FAST_LANE: FAST_PENDING}
 # back-off so an outage ends in seconds too (both are settings, not code changes).
 CHAOS_ENV = {
     "SESSION_TIMEOUT_MS": "6000",
-    "HEARTBEAT_INTERVAL_MS": "2000",
+    "HEARTBEAT_INTERVAL_MS": "1000",
     "RETRY_BACKOFF_MAX_SECONDS": "1",
 }
 

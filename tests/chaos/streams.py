@@ -80,7 +80,12 @@ class Reader:
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
         self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+            *(prefix + t for t in OUTPUT_TOPICS),
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+            metadata_max_age_ms=1000,
         )
         self.outputs: list[Output] = []
         self.parts: list[TopicPartition] = []
@@ -89,17 +94,11 @@ class Reader:
 
     async def start(self) -> None:
         await self.consumer.start()
-        topics = [self.prefix + t for t in OUTPUT_TOPICS]
-        while True:
-            await self.consumer.topics()  # refresh metadata
-            found = {t: self.consumer.partitions_for_topic(t) for t in topics}
-            if all(found.values()):
-                break
-            await asyncio.sleep(0.2)  # topics were just created: metadata catches up
-        self.parts = [TopicPartition(t, p) for t, ps in found.items() for p in sorted(ps or ())]
-        self.consumer.assign(self.parts)
-        await self.consumer.seek_to_beginning(*self.parts)
         self._task = asyncio.create_task(self._collect())
+        wanted = {self.prefix + t for t in OUTPUT_TOPICS}
+        while {tp.topic for tp in self.consumer.assignment()} != wanted:
+            await asyncio.sleep(0.1)  # topics were just created: metadata catches up
+        self.parts = sorted(self.consumer.assignment())
 
     async def stop(self) -> None:
         if self._task is not None:

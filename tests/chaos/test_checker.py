@@ -214,7 +214,7 @@ def test_a_dead_letter_of_the_wrong_kind_or_for_unknown_bytes_is_wrong() -> None
 def test_one_id_with_other_data_conflicts_even_if_only_a_timestamp_differs() -> None:
     story = Story()
     story.outputs.append(dead_letter(story.bad, "invalid-json", received=30))
-    only(story.check(), "conflicting", "differs in received_at")
+    only(story.check(), "conflicting", "2 versions under one id (differing in received_at)")
 
 
 def test_two_different_manifests_for_one_revision_conflict() -> None:

@@ -31,7 +31,7 @@ CASES: list[tuple[str, bytes, str, ErrorKind, str]] = [
     ("a missing field", packet(lambda d: d["data"].pop("title")), "packet-ready",
      K.INVALID_DATA, "data.title: required field missing"),
     ("revision as a string", packet(put("data.revision", "3")), "packet-ready",
-     K.INVALID_DATA, "data.revision: Input should be a valid integer (got '3')"),
+     K.INVALID_DATA, "data.revision: Input should be a valid integer (got a string of 1 "),
     ("revision as a boolean", packet(put("data.revision", True)), "packet-ready",
      K.INVALID_DATA, "data.revision: Input should be a valid integer (got True)"),
     ("revision zero", packet(put("data.revision", 0)), "packet-ready",

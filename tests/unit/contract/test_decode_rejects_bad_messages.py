@@ -28,7 +28,7 @@ CASES: list[tuple[str, bytes | None, ErrorKind, str]] = [
     ("missing specversion", packet(drop("specversion")),
      K.NOT_A_CLOUDEVENT, "specversion: required field missing"),
     ("specversion 0.3", packet(put("specversion", "0.3")),
-     K.NOT_A_CLOUDEVENT, "specversion: Input should be '1.0' (got '0.3')"),
+     K.NOT_A_CLOUDEVENT, "specversion: Input should be '1.0' (got a string of 3 "),
     ("data that is not an object", packet(put("data", [1]), rehashed=False),
      K.NOT_A_CLOUDEVENT, "data: Input should be a valid dictionary"),
     ("a time without offset", packet(put("time", "2026-11-27T18:00:00")),
