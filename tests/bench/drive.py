@@ -39,6 +39,7 @@ class RunResult:
     latencies: list[float] = field(default_factory=list)  # approval produced -> manifest seen
     unexpected: dict[str, int] = field(default_factory=dict)  # refusals, blocks, dead letters
     outputs_seen: int = 0
+    duplicates: int = 0  # outputs seen again (re-published by the service), not counted
     complete: bool = False
 
     @property
@@ -117,7 +118,8 @@ class Driver:
         forward_outputs = {o for lc in lcs for o in lc.forward_outputs}
         result = RunResult(lifecycles=len(lcs))
         approved_at: dict[str, float] = {}
-        seen: set[bytes] = set()
+        # Keyed by topic too: a manifest and its lifecycle note share the id `<mid>:released`.
+        seen: set[tuple[str, bytes]] = set()
         expected = 6 * len(lcs)
         acks: list[asyncio.Future[object]] = []
 
@@ -144,10 +146,11 @@ class Driver:
                     topic = tp.topic[len(self.prefix) :]
                     for rec in records:
                         match = EVENT_ID.search(rec.value)
-                        if match is None or match.group(1) in seen:
+                        if match is None or (topic, match.group(1)) in seen:
+                            result.duplicates += match is not None
                             continue
                         event_id = match.group(1)
-                        seen.add(event_id)
+                        seen.add((topic, event_id))
                         await self._on_output(
                             topic, event_id.decode(), now, by_id, forward_outputs, approved_at,
                             result, acks,

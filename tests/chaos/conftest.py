@@ -7,6 +7,7 @@ few seconds and always restart the server (here too, should a test die half-way)
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from tests.support.events import governance_yaml
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
 NewRun = Callable[[str], Awaitable[ChaosRun]]
+# Outside pytest's rotating tmp dirs (other suites rotate them away): a failed run's service
+# logs stay here; a run that passes removes its own.
+LOGS = Path(tempfile.gettempdir()) / "release-gate-chaos"
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +38,7 @@ async def chaos(chaos_governance: Path, tmp_path: Path) -> AsyncIterator[NewRun]
     runs: list[ChaosRun] = []
 
     async def new(name: str) -> ChaosRun:
-        run = ChaosRun(name, tmp_path, chaos_governance, BOOTSTRAP, MONGODB_URL)
+        run = ChaosRun(name, LOGS, chaos_governance, BOOTSTRAP, MONGODB_URL)
         runs.append(run)
         await run.open()
         return run

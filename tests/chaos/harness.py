@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import time
 import uuid
@@ -43,11 +44,14 @@ class ChaosRun:
     ) -> None:
         self.name = name
         self.prefix = f"chaos-{name}-{uuid.uuid4().hex[:6]}-"
-        self.workdir, self.governance = workdir, governance
+        self.workdir = workdir / self.prefix.strip("-")  # service logs; kept if it fails
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.governance = governance
         self.bootstrap, self.mongodb_url = bootstrap, mongodb_url
         self.producer = Producer(bootstrap, self.prefix)
         self.reader = Reader(bootstrap, self.prefix)
         self.services: list[ServiceProcess] = []
+        self.workload: Workload | None = None
         self.started = time.monotonic()
         self.passed = False
 
@@ -71,8 +75,9 @@ class ChaosRun:
         return svc
 
     def stream(self, plan: Plan, pace: float = 0.25) -> asyncio.Task[None]:
-        workload = Workload(self.prefix.strip("-"), plan)
-        return asyncio.create_task(self.producer.play(workload, pace))
+        self.workload = Workload(self.prefix.strip("-"), plan)
+        play = self.producer.play(self.workload.steps, pace, self.reader.seen_created)
+        return asyncio.create_task(play)
 
     def check(self, grace: timedelta = timedelta(0), **kw: object) -> Report:
         return check(
@@ -102,9 +107,18 @@ class ChaosRun:
             assert loop.time() < deadline, f"group {group} did not consume every input"
             await asyncio.sleep(0.5)  # committed offsets are polled: there is no event
 
-    async def finish(self, within: float = 90) -> Report:
-        """Settle, stop all instances but one, read the audit views, stop it, judge."""
+    async def quiesce(self, within: float = 90) -> Report:
+        """Settle; then ask a late forward per packet (once) and settle again."""
         settled = await self.settle(within)
+        if self.workload is not None and not settled.lost:
+            late, self.workload = self.workload.late_forwards(), None
+            await self.producer.play(late, pace=0)
+            settled = await self.settle(within)
+        return settled
+
+    async def finish(self, within: float = 90) -> Report:
+        """Quiesce, stop all instances but one, read the audit views, stop it, judge."""
+        settled = await self.quiesce(within)
         live = [s for s in self.services if s.proc and s.proc.poll() is None]
         for svc in live[:-1]:
             await stop(svc)
@@ -153,8 +167,9 @@ class ChaosRun:
             await svc.kill()
         await self.reader.stop()
         await self.producer.stop()
-        if self.passed:  # keep a failed run's topics and database for the post-mortem
+        if self.passed:  # keep a failed run's logs, topics and database for the post-mortem
             await self._drop()
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def _drop(self) -> None:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(self.mongodb_url)

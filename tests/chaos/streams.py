@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+import json
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -14,7 +15,7 @@ from aiokafka.errors import KafkaError
 from service.app import create_topics
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
 from tests.chaos.checker import Input, Output
-from tests.chaos.workload import Workload
+from tests.chaos.workload import Step
 
 OUTAGE_ERRORS = (KafkaError, OSError, asyncio.TimeoutError)
 
@@ -43,20 +44,40 @@ class Producer:
     async def stop(self) -> None:
         await self.producer.stop()
 
-    async def play(self, workload: Workload, pace: float) -> None:
-        """One round every `pace` seconds; a round late after an outage is sent at once."""
+    async def play(
+        self,
+        steps: list[Step],
+        pace: float,
+        seen: Callable[[tuple[str, int]], Awaitable[None]] | None = None,
+    ) -> None:
+        """One round every `pace` seconds; a step with `after` waits (aside) for `seen`."""
         loop = asyncio.get_running_loop()
-        start = loop.time()
-        steps = iter(workload.steps)
-        step = next(steps, None)
-        for number in range(workload.rounds):
-            await asyncio.sleep(max(0.0, start + number * pace - loop.time()))  # the pace
+        due = loop.time()
+        rounds = 1 + max((s.round for s in steps), default=-1)
+        ordered = iter(sorted(steps, key=lambda s: s.round))
+        step = next(ordered, None)
+        waiting: list[asyncio.Task[None]] = []
+        for number in range(rounds):
+            await asyncio.sleep(max(0.0, due - loop.time()))  # the pace
+            # After a stall (an outage held a send up) the pace resumes from now, so the
+            # rounds held back are not fired in one burst with their lags squeezed out.
+            due = max(due, loop.time()) + pace
             while step is not None and step.round == number:
-                await self._send(step.topic, step.key, step.build())
-                step = next(steps, None)
+                if step.after is not None and seen is not None:
+                    waiting.append(asyncio.create_task(self._after(step, seen)))
+                else:
+                    await self._send(step.topic, step.key, step.build())
+                step = next(ordered, None)
             async with self._progress:
                 self.round = number
                 self._progress.notify_all()
+        await asyncio.gather(*waiting)
+
+    async def _after(self, step: Step, seen: Callable[[tuple[str, int]], Awaitable[None]]) -> None:
+        assert step.after is not None
+        with contextlib.suppress(TimeoutError):  # never created: the checker will say so
+            await asyncio.wait_for(seen(step.after), 90)
+        await self._send(step.topic, step.key, step.build())
 
     async def reached(self, number: int) -> None:
         """Wait until round `number` has been sent (fault tests strike at a point in it)."""
@@ -88,6 +109,7 @@ class Reader:
             metadata_max_age_ms=1000,
         )
         self.outputs: list[Output] = []
+        self.created: set[tuple[str, int]] = set()  # revisions with a lifecycle from "none"
         self.parts: list[TopicPartition] = []
         self.changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -116,10 +138,23 @@ class Reader:
             async with self.changed:
                 for tp, records in batch.items():
                     topic = tp.topic.removeprefix(self.prefix)
-                    self.outputs.extend(
-                        Output(topic, bytes(r.value or b""), r.partition, r.offset) for r in records
-                    )
+                    for r in records:
+                        out = Output(topic, bytes(r.value or b""), r.partition, r.offset)
+                        self.outputs.append(out)
+                        if topic == "packet-lifecycle":
+                            self._note(out.raw)
                 self.changed.notify_all()
+
+    def _note(self, raw: bytes) -> None:
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            data = json.loads(raw)["data"]
+            if data["from_state"] is None and data["to_state"] is not None:
+                self.created.add((str(data["packet_id"]), int(data["revision"])))
+
+    async def seen_created(self, revision: tuple[str, int]) -> None:
+        """Wait until the revision has been created (in whatever state)."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: revision in self.created)
 
     async def wait_change(self, timeout: float) -> None:
         async with self.changed:

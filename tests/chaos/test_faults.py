@@ -89,7 +89,7 @@ async def test_every_input_read_again_by_a_new_group_repeats_outputs_exactly_or_
     first = run.service()
     await first.start()
     await run.stream(Plan(packets=30), pace=0.1)
-    settled = await run.settle()
+    settled = await run.quiesce()
     assert not settled.lost, settled.details()
     await run.reader.drain()
     before = list(run.reader.outputs)
@@ -113,12 +113,12 @@ async def test_two_instances_racing_approvals_forwards_and_expiry_agree(chaos: N
     both = [run.service(group="a"), run.service(group="b")]
     await asyncio.gather(*(svc.start() for svc in both))
     plan = Plan(
-        packets=36,
-        window=timedelta(seconds=3),  # released, then expired while forwards arrive
-        forward_lags=(2, 8, 14),
-        fast_every=3,  # a third in the lane whose approvals time out after 4 s
-        fast_approve_lags=(12, 16, 20),  # 3 s, 4 s and 5 s after the packet
+        packets=30,
+        window=timedelta(seconds=5),  # released at once, expired 4 s after the approval
+        forward_lags=(3, 25),  # 0.6 s and 5 s after the approval: before and after expiry
+        fast_every=3,  # a third in the lane whose pending revisions time out after 4 s
+        fast_approve_lags=(15, 20, 25),  # 3 s, 4 s and 5 s after the packet
     )
-    await run.stream(plan)
+    await run.stream(plan, pace=0.2)
     report = await run.finish()
     assert report.ok, report.details()

@@ -37,7 +37,7 @@ class Plan:
 
     packets: int = 40
     seed: int = 7
-    approve_lag: int = 2
+    approve_lag: int = 6  # an approver reviews the pending revision first
     forward_lags: tuple[int, ...] = (4,)
     window: timedelta = timedelta(days=3)  # approval validity
     fast_every: int = 0  # every n-th packet in the fast lane (approval timeout of seconds)
@@ -51,6 +51,9 @@ class Step:
     topic: str
     key: str
     build: Callable[[], Input]  # called when sent, so approval windows start then
+    # An approver decides on a revision they have seen: sent only once (packet_id, revision)
+    # has been created, whatever a fault did to the timing of the topics.
+    after: tuple[str, int] | None = None
 
 
 class Workload:
@@ -58,6 +61,7 @@ class Workload:
         self.tag, self.plan = tag, plan
         self.rng = random.Random(plan.seed)
         self.steps: list[Step] = []
+        self.latest: list[dict[str, Any]] = []  # each packet's newest revision
         self._ids = 0
         groups = max(2, plan.packets // 5)
         # Evidence of groups 0 and 1 changes mid-stream: live citers must end superseded.
@@ -71,9 +75,16 @@ class Workload:
             self._malformed(n, 1 + n * max(1, plan.packets // max(1, plan.malformed)))
         self.steps.sort(key=lambda s: s.round)
 
-    @property
-    def rounds(self) -> int:
-        return 1 + max(s.round for s in self.steps)
+    def late_forwards(self) -> list[Step]:
+        """One forward inside the audience per packet, sent once the stream has settled:
+        whatever the faults did to cross-topic timing, each released revision is asked."""
+        planned = len(self.steps)
+        for pkt in self.latest:
+            data = forward(pkt, INSIDE, request_id=f"{pkt['packet_id']}-late")
+            self._add(0, "forward-request", data)
+        late = self.steps[planned:]
+        del self.steps[planned:]
+        return late
 
     def ref(self, group: int) -> str:
         return f"INC-{self.tag}-{group}"
@@ -91,6 +102,7 @@ class Workload:
         dead: frozenset[str] = frozenset(),
         genuine: bool = False,
         make: Callable[[], dict[str, Any]] | None = None,
+        after: tuple[str, int] | None = None,
     ) -> Step:
         event_id = self._id()
         subject = data["ref"] if type_ == "evidence-changed" else data["packet_id"]
@@ -100,7 +112,7 @@ class Workload:
             raw = json.dumps(envelope(type_, body, event_id, subject)).encode()
             return Input(type_, raw, dead=dead, genuine=genuine)
 
-        step = Step(at, type_, key or subject, _once(build))
+        step = Step(at, type_, key or subject, _once(build), after)
         self.steps.append(step)
         return step
 
@@ -121,6 +133,7 @@ class Workload:
         revisions = [packet(pid, r, lane=lane, evidence=evidence) for r in (1, 2)]
         if i % 4 == 3:
             revisions = revisions[:1]
+        self.latest.append(revisions[-1])
         for pkt in revisions:
             self._add(i, "packet-ready", pkt)
         if i % 11 == 0:  # the same revision again under a new event id: a duplicate
@@ -133,7 +146,7 @@ class Workload:
             lag = plan.fast_approve_lags[i // plan.fast_every % len(plan.fast_approve_lags)]
         step = self._approval(i, i + lag, revisions)
         if i % 7 == 0:  # a redelivered approval: the very same bytes again
-            self.steps.append(Step(step.round + 1, step.topic, step.key, step.build))
+            self.steps.append(Step(step.round + 1, step.topic, step.key, step.build, step.after))
         for n, forward_lag in enumerate(plan.forward_lags):
             self._forwards(i, i + lag + forward_lag, revisions[-1], n)
 
@@ -160,12 +173,13 @@ class Workload:
 
         def make() -> dict[str, Any]:
             args = dict(kw)
-            start = now() + args.pop("valid_from", timedelta(seconds=-5))
+            start = now() + args.pop("valid_from", timedelta(seconds=-1))
             if args.get("decision") == "reject":
                 return approval(target, **args)
             return approval(target, valid_from=start, valid_until=start + window, **args)
 
-        return self._add(at, "approval-decision", target, make=make, genuine=genuine)
+        seen = (str(target["packet_id"]), int(target["revision"]))
+        return self._add(at, "approval-decision", target, make=make, genuine=genuine, after=seen)
 
     def _forwards(self, i: int, at: int, pkt: dict[str, Any], n: int) -> None:
         rid = f"{self.tag}-FR{i:03d}-{n}"

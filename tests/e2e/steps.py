@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Callable
 from typing import Any
@@ -195,3 +196,20 @@ async def scrape(service: ServiceProcess) -> Samples:
 
 def sample(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
     return name, tuple(sorted(labels.items()))
+
+
+async def settled(
+    service: ServiceProcess, expected: dict[tuple[str, Any], float], within: float = WITHIN
+) -> Samples:
+    """Scrape until every expected sample has its value (counters move just after outputs
+    are published), then return the scrape; fail with the differences if they never do."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        samples = await scrape(service)
+        wrong = {k: (samples.get(k), v) for k, v in expected.items() if samples.get(k) != v}
+        if not wrong:
+            return samples
+        if loop.time() > deadline:
+            raise AssertionError(f"metrics never settled; (seen, expected): {wrong}")
+        await asyncio.sleep(0.2)  # polling: a scrape has no event to await

@@ -5,6 +5,7 @@ from typing import Any
 
 from service.domain.canonical import manifest_hash
 from tests.e2e.steps import (
+    conforming,
     distinct,
     lifecycle_event,
     of_packet,
@@ -254,3 +255,7 @@ async def test_a_refusal_leaves_the_revision_open_for_a_valid_approval(bus: Bus)
     await refused(bus, approval(pkt, audience=["user:someone@partner"]))
     manifest = await released(bus, pkt)
     assert manifest["data"]["audience"] == AUDIENCE
+
+
+async def test_every_output_event_of_this_module_matches_its_published_schema(bus: Bus) -> None:
+    assert conforming(bus) == []

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.steps import dead_letter, packet_view, raw_bytes, ready, ready_and_released
+from tests.e2e.steps import (
+    conforming,
+    dead_letter,
+    marker,
+    packet_view,
+    raw_bytes,
+    ready,
+    ready_and_released,
+)
 from tests.support.bus import Bus, envelope
 from tests.support.events import approval, feedback, new_id, packet
 from tests.support.service import ServiceProcess
@@ -177,3 +185,22 @@ async def test_an_approval_without_its_window_is_invalid_data(bus: Bus) -> None:
     await bus.send_raw("approval-decision", raw, key=pkt["packet_id"])
     dead = await dead_letter(bus, pkt["packet_id"], "invalid-data")
     assert "valid_until" in dead["error_detail"]
+
+
+async def test_a_record_without_a_value_is_dead_lettered_invalid_json(bus: Bus) -> None:
+    key = new_id("K")
+    await bus.producer.send_and_wait(bus.prefix + "packet-ready", None, key=key.encode())
+    dead = await dead_letter(bus, key, "invalid-json")
+    assert dead["raw_value"] == ""
+    await marker(bus, "packet-ready", key=key)
+
+
+async def test_unknown_extra_envelope_attributes_are_ignored(bus: Bus) -> None:
+    pkt = packet(new_id("RP"), 1)
+    event = ready_event(pkt, traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    await bus.send_raw("packet-ready", event_bytes(event), key=pkt["packet_id"])
+    await bus.wait_for("packet-lifecycle", f"{pkt['packet_id']}@r1:pending")
+
+
+async def test_every_output_event_of_this_module_matches_its_published_schema(bus: Bus) -> None:
+    assert conforming(bus) == []

@@ -4,10 +4,8 @@ This module has its own service process (fresh counters) and skips the warm-up, 
 marker events would be counted too.
 """
 
-import asyncio
 import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -21,6 +19,7 @@ from tests.e2e.steps import (
     released,
     sample,
     scrape,
+    settled,
 )
 from tests.support.bus import Bus
 from tests.support.events import (
@@ -36,29 +35,10 @@ from tests.support.events import (
 )
 from tests.support.service import ServiceProcess
 
-WITHIN = 30.0
-
 
 @pytest.fixture(scope="module")
 def warm_up() -> bool:
     return False
-
-
-async def settled(
-    service: ServiceProcess, expected: dict[tuple[str, Any], float], within: float = WITHIN
-) -> Samples:
-    """Scrape until every expected sample has its value (counters move just after outputs
-    are published), then return the scrape; fail with the differences if they never do."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        samples = await scrape(service)
-        wrong = {k: (samples.get(k), v) for k, v in expected.items() if samples.get(k) != v}
-        if not wrong:
-            return samples
-        if loop.time() > deadline:
-            raise AssertionError(f"metrics never settled; (seen, expected): {wrong}")
-        await asyncio.sleep(0.2)  # polling: a scrape has no event to await
 
 
 def total(samples: Samples, name: str, **labels: str) -> float:

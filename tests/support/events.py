@@ -198,10 +198,14 @@ def rehash(data: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
     return changed
 
 
+RECIPIENTS = ("exec:cro", "exec:general-counsel", "exec:vp-support", "exec:strategic-account-exec")
+
+
 def lane_yaml(
     lane_id: str,
     pending: str = "P14D",
     owners: tuple[tuple[str, bytes], ...] = ((OWNER, OWNER_SEED), (SECOND_OWNER, SECOND_SEED)),
+    recipients: tuple[str, ...] = RECIPIENTS,
 ) -> str:
     """One more lane entry to append to governance_yaml() (same recipients and evidence)."""
     listed = "".join(
@@ -210,8 +214,7 @@ def lane_yaml(
     return (
         f"  - lane_id: {lane_id}\n"
         f"    name: {lane_id}\n"
-        "    authorized_recipients: [exec:cro, exec:general-counsel, exec:vp-support,"
-        " exec:strategic-account-exec]\n"
+        f"    authorized_recipients: [{', '.join(recipients)}]\n"
         "    max_validity: P7D\n"
         f"    max_pending: {pending}\n"
         "    required_evidence: [incident-impact, contract]\n"
