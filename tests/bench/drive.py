@@ -9,6 +9,7 @@ a backlog on every topic. Paced: packet-ready at a fixed rate, the rest as above
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -85,7 +86,9 @@ class Driver:
         await self.producer.start()
         await self.consumer.start()
         tps = [
-            TopicPartition(self.prefix + t, p) for t in OUTPUT_TOPICS for p in range(self.partitions)
+            TopicPartition(self.prefix + t, p)
+            for t in OUTPUT_TOPICS
+            for p in range(self.partitions)
         ]
         self.consumer.assign(tps)
         await self.consumer.seek_to_beginning(*tps)
@@ -152,8 +155,14 @@ class Driver:
                         event_id = match.group(1)
                         seen.add((topic, event_id))
                         await self._on_output(
-                            topic, event_id.decode(), now, by_id, forward_outputs, approved_at,
-                            result, acks,
+                            topic,
+                            event_id.decode(),
+                            now,
+                            by_id,
+                            forward_outputs,
+                            approved_at,
+                            result,
+                            acks,
                         )
             result.ended = time.perf_counter()
             result.complete = len(seen) >= expected
@@ -209,5 +218,5 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, int(round(q / 100 * len(ordered) + 0.5)) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]

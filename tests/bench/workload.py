@@ -52,7 +52,6 @@ class Lifecycle:
         return f"{self.packet_id}@r1:pending"
 
 
-
 def _msg(topic: str, data: dict[str, Any], subject: str, event_id: str) -> Msg:
     value = json.dumps(envelope(topic, data, event_id, subject), separators=(",", ":"))
     return Msg(topic, subject.encode(), value.encode(), event_id)
@@ -98,7 +97,10 @@ def _seed_facts(now: datetime) -> list[Fact]:
     commands: list[Command] = [
         PacketReady(f"ev-ready-{SEED_ID}", pkt, {}),
         ApprovalDecided(f"ev-appr-{SEED_ID}", appr),
-        *(ForwardRequested(f"ev-fwd-{SEED_ID}-{i}", forward(pkt, r)) for i, r in enumerate(FORWARD_TO)),
+        *(
+            ForwardRequested(f"ev-fwd-{SEED_ID}-{i}", forward(pkt, r))
+            for i, r in enumerate(FORWARD_TO)
+        ),
     ]
     facts: list[Fact] = []
     for command in commands:

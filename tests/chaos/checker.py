@@ -10,7 +10,6 @@ service published, plus the /packets audit views when it is given them.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -18,12 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import rfc8785
-
-from tests.chaos.model import Rev, index_revisions
+from tests.chaos.model import TERMINAL, Rev, canonical, index_revisions
+from tests.chaos.rules import audit_trail, forwards, manifests
 
 Event = dict[str, Any]
-TERMINAL = frozenset({"superseded", "expired", "rejected"})
 
 
 @dataclass(frozen=True)
@@ -109,14 +106,6 @@ def new_outputs(before: Iterable[Output], after: Iterable[Output]) -> list[tuple
     return found
 
 
-def canonical(obj: Any) -> bytes:
-    return rfc8785.dumps(obj)
-
-
-def ts(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
-
-
 def check(
     inputs: Iterable[Input],
     outputs: Iterable[Output],
@@ -137,10 +126,10 @@ def check(
     _account_inputs(distinct, revs, events, dead, report)
     _evidence_applied(distinct, revs, report)
     _time_driven(revs, now, max_pending, grace, report)
-    _manifests(distinct, revs, report)
-    _forwards(events, revs, report)
+    manifests(distinct, revs, report)
+    forwards(distinct, events, revs, report)
     if views is not None:
-        _audit(events, views, report)
+        audit_trail(events, views, report)
     if audit_ok is False:
         report.audit.append("`python -m service audit verify` failed")
     report.counts = {
@@ -299,125 +288,3 @@ def _time_driven(
             report.lost.append(f"{rev.name} still {rev.final}, due {due.isoformat()}")
         elif report.next_due is None or due < report.next_due:
             report.next_due = due
-
-
-def _manifests(inputs: list[Input], revs: Mapping[tuple[str, int], Rev], report: Report) -> None:
-    genuine = {
-        i.data["decision_id"]: i.data
-        for i in inputs
-        if i.topic == "approval-decision" and i.genuine and i.data.get("decision") == "approve"
-    }
-    higher: dict[str, list[Rev]] = defaultdict(list)
-    for rev in revs.values():
-        if rev.creation is not None:
-            higher[rev.packet_id].append(rev)
-    for rev in revs.values():
-        if len(rev.manifests) > 1:
-            report.conflicting.append(f"{rev.name}: {len(rev.manifests)} distinct manifests")
-        for event in rev.manifests:
-            for problem in _manifest_problems(rev, event, genuine, higher[rev.packet_id]):
-                report.wrong.append(f"manifest {rev.name}: {problem}")
-
-
-_APPROVAL_FIELDS = ("packet_id", "revision", "lane_id", "packet_hash", "option_set_hash")
-_PACKET_FIELDS = (
-    "lane_id",
-    "packet_hash",
-    "option_set_hash",
-    "options",
-    "blocked_requests",
-    "evidence_refs",
-)
-
-
-def _manifest_problems(
-    rev: Rev, event: Event, genuine: Mapping[str, Mapping[str, Any]], siblings: list[Rev]
-) -> Iterable[str]:
-    m = event["data"]
-    if event["id"] != f"{rev.name}:released" or m.get("manifest_id") != rev.name:
-        yield f"event id {event['id']} / manifest_id {m.get('manifest_id')}"
-    body = {k: v for k, v in m.items() if k != "manifest_hash"}
-    if m.get("manifest_hash") != "sha256:" + hashlib.sha256(canonical(body)).hexdigest():
-        yield "manifest_hash does not match its content"
-    if rev.accepted is None:
-        yield "no packet-ready from the harness was created as this revision"
-    else:
-        for key in _PACKET_FIELDS:
-            if m.get(key) != rev.accepted.data.get(key):
-                yield f"{key} differs from the packet-ready"
-    approval = genuine.get(str(m.get("decision_id")))
-    if approval is None:
-        yield f"decision {m.get('decision_id')} is not a genuine owner approval"
-    else:
-        for key in _APPROVAL_FIELDS:
-            if m.get(key) != approval.get(key):
-                yield f"{key} differs from genuine approval {m['decision_id']}"
-        if m.get("audience") != approval.get("audience") or m.get("approver") != approval.get(
-            "approver"
-        ):
-            yield "audience or approver differs from the approval"
-        for key in ("valid_from", "valid_until"):
-            if ts(m[key]) != ts(approval[key]):
-                yield f"{key} differs from the approval"
-    released = ts(m["released_at"])
-    if not ts(m["valid_from"]) <= released < ts(m["valid_until"]):
-        yield f"released at {m['released_at']} outside its window"
-    for state, event_at in rev.entered.items():
-        if state in TERMINAL and event_at < released:
-            yield f"released at {m['released_at']} after it was {state} at {event_at.isoformat()}"
-    for other in siblings:
-        if other.revision > rev.revision and other.created_at and other.created_at < released:
-            yield f"released after r{other.revision} arrived at {other.created_at.isoformat()}"
-
-
-def _forwards(
-    events: Mapping[str, Mapping[str, Event]], revs: Mapping[tuple[str, int], Rev], report: Report
-) -> None:
-    for event_id, event in events.get("forward-allowed", {}).items():
-        f = event["data"]
-        rev = revs.get((str(f.get("packet_id")), int(f.get("revision") or 0)))
-        if rev is None or not rev.manifests:
-            report.wrong.append(f"forward-allowed {event_id} for a revision never released")
-            continue
-        m = rev.manifests[0]["data"]
-        at = ts(event["time"])
-        outside = [r for r in f.get("recipients", []) if r not in m["audience"]]
-        if outside:
-            report.wrong.append(f"forward-allowed {event_id} outside the audience: {outside}")
-        if f.get("manifest_id") != rev.name:
-            report.wrong.append(f"forward-allowed {event_id} names {f.get('manifest_id')}")
-        if not ts(m["released_at"]) <= at < ts(m["valid_until"]) or at < ts(m["valid_from"]):
-            report.wrong.append(f"forward-allowed {event_id} at {event['time']} outside window")
-        for state, event_at in rev.entered.items():
-            if state in TERMINAL and event_at < at:
-                report.wrong.append(f"forward-allowed {event_id} after {rev.name} was {state}")
-
-
-def _audit(
-    events: Mapping[str, Mapping[str, Event]], views: Mapping[str, Event | None], report: Report
-) -> None:
-    """Blocked forwards and refusals are facts in the packet's audit trail; chains verify."""
-    facts: dict[str, list[Event]] = defaultdict(list)
-    for packet_id, view in views.items():
-        for revision in (view or {}).get("revisions", []):
-            if revision.get("chain") != "ok":
-                report.audit.append(f"{revision.get('manifest_id')}: chain {revision['chain']}")
-            facts[packet_id].extend(revision.get("facts", []))
-    for event_id, event in events.get("blocked-forward", {}).items():
-        d = event["data"]
-        if not any(
-            f["kind"] == "forward-blocked" and f["data"].get("request_id") == d["request_id"]
-            for f in facts.get(str(d["packet_id"]), [])
-        ):
-            report.audit.append(f"blocked-forward {event_id} has no fact in /packets")
-    for event_id, event in events.get("packet-lifecycle", {}).items():
-        d = event["data"]
-        if d["from_state"] != d["to_state"]:
-            continue
-        if not any(
-            f["kind"] == "refused"
-            and f["cause_event_id"] == d["cause_event_id"]
-            and f["revision"] == d["revision"]
-            for f in facts.get(str(d["packet_id"]), [])
-        ):
-            report.audit.append(f"refusal {event_id} has no fact in /packets")

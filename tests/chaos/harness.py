@@ -27,8 +27,9 @@ FAST_PENDING = timedelta(seconds=4)  # governance_yaml()'s default for the fast 
 MAX_PENDING = {LANE: timedelta(days=14), FAST_LANE: FAST_PENDING}
 # Short group timeouts so a killed or frozen instance is replaced in seconds, and short
 # back-off so an outage ends in seconds too (both are settings, not code changes).
+SESSION_TIMEOUT_S = 6
 CHAOS_ENV = {
-    "SESSION_TIMEOUT_MS": "6000",
+    "SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_S * 1000),
     "HEARTBEAT_INTERVAL_MS": "1000",
     "RETRY_BACKOFF_MAX_SECONDS": "1",
 }
@@ -53,7 +54,11 @@ class ChaosRun:
         self.services: list[ServiceProcess] = []
         self.workload: Workload | None = None
         self.started = time.monotonic()
+        self.marks: list[str] = []  # when each phase ended, printed with the verdict
         self.passed = False
+
+    def mark(self, label: str) -> None:
+        self.marks.append(f"{label}@{time.monotonic() - self.started:.0f}s")
 
     @property
     def database(self) -> str:
@@ -77,7 +82,10 @@ class ChaosRun:
     def stream(self, plan: Plan, pace: float = 0.25) -> asyncio.Task[None]:
         self.workload = Workload(self.prefix.strip("-"), plan)
         play = self.producer.play(self.workload.steps, pace, self.reader.seen_created)
-        return asyncio.create_task(play)
+        self.mark("stream")
+        task = asyncio.create_task(play)
+        task.add_done_callback(lambda _: self.mark("streamed"))
+        return task
 
     def check(self, grace: timedelta = timedelta(0), **kw: object) -> Report:
         return check(
@@ -110,10 +118,12 @@ class ChaosRun:
     async def quiesce(self, within: float = 90) -> Report:
         """Settle; then ask a late forward per packet (once) and settle again."""
         settled = await self.settle(within)
+        self.mark("settled")
         if self.workload is not None and not settled.lost:
             late, self.workload = self.workload.late_forwards(), None
             await self.producer.play(late, pace=0)
             settled = await self.settle(within)
+            self.mark("late-forwards-settled")
         return settled
 
     async def finish(self, within: float = 90) -> Report:
@@ -122,7 +132,8 @@ class ChaosRun:
         live = [s for s in self.services if s.proc and s.proc.poll() is None]
         for svc in live[:-1]:
             await stop(svc)
-        views, audit_ok = {}, None
+        views: dict[str, dict[str, object] | None] = {}
+        audit_ok: bool | None = None
         if live:
             await self.reader.drain()
             views, result = await asyncio.gather(
@@ -134,8 +145,8 @@ class ChaosRun:
             await stop(live[-1])
         await self.reader.drain()
         report = self.check(grace=timedelta(seconds=10), views=views, audit_ok=audit_ok)
-        elapsed = time.monotonic() - self.started
-        print(f"\n[chaos {self.name}] {report.line()} seconds={elapsed:.0f}")
+        self.mark("judged")
+        print(f"\n[chaos {self.name}] {report.line()}\n  phases: {' '.join(self.marks)}")
         if settled.lost and not report.lost:
             report.lost += settled.lost
         if not report.ok:

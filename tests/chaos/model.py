@@ -35,8 +35,13 @@ LEGAL = frozenset(
 )
 
 
-def _time(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+def canonical(obj: Any) -> bytes:
+    """RFC 8785 bytes: what "same content" means for two outputs."""
+    return rfc8785.dumps(obj)
+
+
+def ts(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
 
 
 @dataclass
@@ -60,7 +65,7 @@ class Rev:
 
     @property
     def created_at(self) -> datetime | None:
-        return None if self.creation is None else _time(self.creation["data"]["at"])
+        return None if self.creation is None else ts(self.creation["data"]["at"])
 
     @property
     def transitions(self) -> list[Event]:
@@ -81,9 +86,9 @@ class Rev:
             return None if limit is None else self.created_at + limit
         if self.final == "approved" and self.approval is not None:
             data = self.approval.data
-            return min(_time(data["valid_from"]), _time(data["valid_until"]))
+            return min(ts(data["valid_from"]), ts(data["valid_until"]))
         if self.final == "released" and self.manifests:
-            return _time(self.manifests[0]["data"]["valid_until"])
+            return ts(self.manifests[0]["data"]["valid_until"])
         return None
 
 
@@ -110,8 +115,8 @@ def index_revisions(
     manifests += [v for v in variants if v.get("type") == "release-manifest"]
     for event in manifests:
         rev = rev_of(event["data"])
-        body = rfc8785.dumps(event["data"])
-        if all(rfc8785.dumps(m["data"]) != body for m in rev.manifests):
+        body = canonical(event["data"])
+        if all(canonical(m["data"]) != body for m in rev.manifests):
             rev.manifests.append(event)
     for rev in revs.values():
         _walk(rev, by_id, report)
@@ -126,10 +131,10 @@ def _walk(rev: Rev, by_id: Mapping[str, Input], report: Report) -> None:
         if (d["from_state"], d["to_state"]) not in LEGAL:
             report.wrong.append(f"{rev.name}: illegal move {d['from_state']} -> {d['to_state']}")
         outgoing[d["from_state"]].append(event)
-    for state, moves in outgoing.items():
+    for origin, moves in outgoing.items():
         if len(moves) > 1:
             shown = ", ".join(sorted(json.dumps(m["data"]["to_state"]) for m in moves))
-            report.conflicting.append(f"{rev.name}: forked from {state}: {shown}")
+            report.conflicting.append(f"{rev.name}: forked from {origin}: {shown}")
     state: str | None = None
     walked: set[str] = set()
     while state in outgoing and state not in TERMINAL:
@@ -139,7 +144,7 @@ def _walk(rev: Rev, by_id: Mapping[str, Input], report: Report) -> None:
         walked.add(event["id"])
         state = event["data"]["to_state"]
         assert state is not None
-        rev.entered[state] = _time(event["data"]["at"])
+        rev.entered[state] = ts(event["data"]["at"])
         cause = by_id.get(str(event["data"]["cause_event_id"]))
         if event["data"]["from_state"] is None and cause and cause.topic == "packet-ready":
             rev.accepted = cause

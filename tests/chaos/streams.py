@@ -135,6 +135,8 @@ class Reader:
             except OUTAGE_ERRORS:
                 await asyncio.sleep(0.5)  # the broker is away; the consumer reconnects
                 continue
+            if not batch:
+                continue
             async with self.changed:
                 for tp, records in batch.items():
                     topic = tp.topic.removeprefix(self.prefix)
@@ -157,9 +159,16 @@ class Reader:
             await self.changed.wait_for(lambda: revision in self.created)
 
     async def wait_change(self, timeout: float) -> None:
+        """Until more outputs arrive, or `timeout` passes."""
         async with self.changed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout)
+
+    async def wait_more(self, within: float) -> None:
+        """Until at least one output arrives that was not here when called."""
+        count = len(self.outputs)
+        async with self.changed:
+            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.outputs) > count), within)
 
     async def drain(self, within: float = 60) -> None:
         """Read up to the end offsets as they are now: everything published so far."""

@@ -290,6 +290,20 @@ def test_a_live_revision_citing_changed_evidence_is_lost_work() -> None:
     assert story.check().ok
 
 
+def test_a_release_after_the_service_acted_on_changed_evidence_is_wrong() -> None:
+    story = Story()
+    other = packet("RP-2", 1)
+    change = evidence_changed("incident-impact", "INC-8812", "8")
+    story.inputs += [sent("packet-ready", other, "e20"), sent("evidence-changed", change, "e21")]
+    story.outputs += [
+        lifecycle(other, None, "pending", "packet-ready", "e20", 0.5),
+        lifecycle(other, "pending", "superseded", "evidence-changed", "e21", 2),  # before r2
+        lifecycle(story.r2, "released", "superseded", "evidence-changed", "e21", 6),
+    ]
+    only(story.check(), "wrong", "known changed to 8")
+    assert any(w.startswith("forward-allowed FR-in:allowed: at") for w in story.check().wrong)
+
+
 def test_a_due_expiry_that_never_happened_is_lost_and_the_next_due_time_is_told() -> None:
     story = Story()
     assert story.check(now=60).next_due == at(3600)

@@ -13,12 +13,11 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from tests.chaos.checker import new_outputs
-from tests.chaos.harness import ChaosRun, stop
+from tests.chaos.harness import SESSION_TIMEOUT_S, ChaosRun, stop
 from tests.chaos.stack import outage
 from tests.chaos.workload import Plan
 
 NewRun = Callable[[str], Awaitable[ChaosRun]]
-SESSION_TIMEOUT = 6.0  # harness.CHAOS_ENV
 
 
 async def test_the_service_killed_three_times_mid_stream_loses_and_forks_nothing(
@@ -27,11 +26,13 @@ async def test_the_service_killed_three_times_mid_stream_loses_and_forks_nothing
     run = await chaos("sigkill")
     svc = run.service()
     await svc.start()
-    play = run.stream(Plan(packets=40))
-    for strike in (8, 20, 32):
-        await run.producer.reached(strike)
+    play = run.stream(Plan(packets=30), pace=0.4)
+    await run.producer.reached(6)
+    for _ in range(3):
         await svc.kill()  # SIGKILL: no shutdown hook, no final commit
+        run.mark("killed")
         await svc.start()
+        await run.reader.wait_more(within=30)  # strike again while it works the backlog
     await play
     report = await run.finish()
     assert report.ok, report.details()
@@ -43,16 +44,18 @@ async def test_a_zombie_instance_woken_after_its_session_timeout_publishes_nothi
     run = await chaos("zombie")
     first, second = run.service(), run.service()
     await asyncio.gather(first.start(), second.start())
-    play = run.stream(Plan(packets=40))
+    play = run.stream(Plan(packets=32), pace=0.3)
     await run.producer.reached(6)
     await first.kill()
     await run.service().start()  # the restarted instance takes over the group's work
     await run.producer.reached(18)
     second.signal(signal.SIGSTOP)
+    run.mark("frozen")
     try:
-        await asyncio.sleep(SESSION_TIMEOUT + 4)  # frozen well past its session timeout
+        await asyncio.sleep(SESSION_TIMEOUT_S + 4)  # frozen well past its session timeout
     finally:
         second.signal(signal.SIGCONT)  # wakes with a stale generation and stale state
+        run.mark("woken")
     await play
     report = await run.finish()
     assert report.ok, report.details()
@@ -64,7 +67,9 @@ async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(chaos: N
     play = run.stream(Plan(packets=36))
     await run.producer.reached(12)
     async with outage("kafka"):
+        run.mark("kafka-killed")
         await asyncio.sleep(3)  # the broker stays down this long
+    run.mark("kafka-answers")
     await play
     report = await run.finish(within=120)
     assert report.ok, report.details()
@@ -73,10 +78,12 @@ async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(chaos: N
 async def test_the_store_killed_and_restarted_mid_stream_loses_nothing(chaos: NewRun) -> None:
     run = await chaos("store")
     await run.service().start()
-    play = run.stream(Plan(packets=36))
+    play = run.stream(Plan(packets=30))
     await run.producer.reached(12)
     async with outage("store"):
+        run.mark("store-killed")
         await asyncio.sleep(3)  # the store stays down this long
+    run.mark("store-answers")
     await play
     report = await run.finish()
     assert report.ok, report.details()
@@ -96,6 +103,7 @@ async def test_every_input_read_again_by_a_new_group_repeats_outputs_exactly_or_
     await stop(first)
     await run.service(group="replay").start()  # same topics and database, offsets from 0
     await run.group_caught_up("replay")
+    run.mark("replayed")
     report = await run.finish()
     new = new_outputs(before, run.reader.outputs)
     print(

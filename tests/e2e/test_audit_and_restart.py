@@ -3,6 +3,8 @@
 import re
 from datetime import timedelta
 
+import pytest
+
 from service.contract.times import parse_time
 from tests.e2e.steps import (
     conforming,
@@ -22,6 +24,13 @@ from tests.support.events import approval, forward, new_id, now, packet
 from tests.support.service import ServiceProcess
 
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@pytest.fixture(scope="module")
+def service_env() -> dict[str, str]:
+    # After a SIGKILL the group waits out the dead members' sessions before it rebalances:
+    # the broker's minimum (6 s) instead of the default 10 s keeps the restarts quick.
+    return {"SESSION_TIMEOUT_MS": "6000"}
 
 
 async def test_the_packet_view_shows_every_revision_its_state_and_its_hash_chained_facts(

@@ -19,7 +19,7 @@ FORBIDDEN_MODULES = {
     "httpx",
     "io",
 }
-FORBIDDEN_CALLS = {"now", "utcnow", "today", "time", "open", "uuid4", "urandom"}
+FORBIDDEN_CALLS = {"now", "utcnow", "today", "time", "open", "uuid4", "urandom", "generate"}
 
 
 def test_the_domain_package_imports_nothing_that_does_io() -> None:
