@@ -19,7 +19,7 @@ from service.domain.commands import Command
 from service.domain.decide import Decision, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance
-from service.domain.revision import Revision, apply, fold_packet
+from service.domain.revision import Revision, fold_packet, with_facts
 from service.metrics import Metrics
 from service.observe import observe_facts
 
@@ -32,16 +32,6 @@ class Publisher(Protocol):
 
 class AppendRaceLost(RuntimeError):
     """Every retry lost the race for the next seq: let the message be redelivered."""
-
-
-def with_facts(
-    packet: Mapping[int, Revision], packet_id: str, facts: Sequence[Fact]
-) -> dict[int, Revision]:
-    updated = dict(packet)
-    for fact in facts:
-        rev = updated.get(fact.revision) or Revision(packet_id=packet_id, revision=fact.revision)
-        updated[fact.revision] = apply(rev, fact)
-    return updated
 
 
 class Gate:

@@ -11,7 +11,16 @@ from service.contract.times import parse_time
 from service.domain.facts import Fact, group_by_revision
 from service.domain.states import RevisionState, is_terminal
 
-__all__ = ["Packet", "Revision", "apply", "fold", "fold_packet", "newest_created", "parse_time"]
+__all__ = [
+    "Packet",
+    "Revision",
+    "apply",
+    "fold",
+    "fold_packet",
+    "newest_created",
+    "parse_time",
+    "with_facts",
+]
 
 
 @dataclass(frozen=True)
@@ -116,3 +125,12 @@ def fold_packet(packet_id: str, facts: Iterable[Fact]) -> dict[int, Revision]:
 def newest_created(packet: Packet) -> int | None:
     created = [r for r, rev in packet.items() if rev.created]
     return max(created) if created else None
+
+
+def with_facts(packet: Packet, packet_id: str, facts: Iterable[Fact]) -> dict[int, Revision]:
+    """The packet after these facts, folded onto the views it already has."""
+    updated = dict(packet)
+    for fact in facts:
+        rev = updated.get(fact.revision) or Revision(packet_id=packet_id, revision=fact.revision)
+        updated[fact.revision] = apply(rev, fact)
+    return updated

@@ -15,7 +15,7 @@ from service.domain.commands import Command
 from service.domain.decide import Decision, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance, parse_governance
-from service.domain.revision import Revision, fold_packet
+from service.domain.revision import Revision, fold_packet, with_facts
 from service.domain.signing import sign
 
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
@@ -141,19 +141,30 @@ class Log:
     def __init__(self, packet_id: str = "RP-1", gov: Governance | None = None) -> None:
         self.packet_id = packet_id
         self.governance = gov or governance()
-        self.facts: list[Fact] = []
+        self._facts: list[Fact] = []
+        self._revisions: dict[int, Revision] = {}
+
+    @property
+    def facts(self) -> list[Fact]:
+        return self._facts
+
+    @facts.setter
+    def facts(self, facts: list[Fact]) -> None:  # tests that rewrite history refold
+        self._facts = list(facts)
+        self._revisions = fold_packet(self.packet_id, self._facts)
 
     @property
     def revisions(self) -> dict[int, Revision]:
-        return fold_packet(self.packet_id, self.facts)
+        return dict(self._revisions)
 
     def state(self, revision: int) -> str | None:
         rev = self.revisions.get(revision)
         return None if rev is None or rev.state is None else rev.state.value
 
     def send(self, command: Command, now: datetime = T0) -> Decision:
-        decision = decide(self.packet_id, self.revisions, command, now, self.governance)
-        self.facts.extend(decision.facts)
+        decision = decide(self.packet_id, self._revisions, command, now, self.governance)
+        self._facts.extend(decision.facts)
+        self._revisions = with_facts(self._revisions, self.packet_id, decision.facts)
         return decision
 
 
