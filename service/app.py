@@ -51,6 +51,7 @@ class Service:
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             enable_idempotence=True,  # acks=all, no duplicates from producer retries
+            max_request_size=dead_letter_bytes(settings),
             client_id=f"release-gate-{settings.instance_id}",
             middlewares=[
                 KafkaPrometheusMiddleware(registry=self.registry, app_name="release-gate")
@@ -158,13 +159,26 @@ async def until_available(
             await asyncio.sleep(min(0.2 * attempt, 2.0))
 
 
+def dead_letter_bytes(settings: Settings) -> int:
+    """Room for the largest dead letter: the input base64-encoded plus its envelope."""
+    return settings.max_message_bytes * 4 // 3 + 64 * 1024
+
+
 async def create_topics(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         wanted = [settings.topic(t) for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
-        new = [NewTopic(t, settings.topic_partitions, 1) for t in wanted if t not in existing]
+        # A dead letter carries its input base64-encoded (4/3 the size) plus the envelope.
+        big = {"max.message.bytes": str(dead_letter_bytes(settings))}
+        new = [
+            NewTopic(
+                t, settings.topic_partitions, 1, topic_configs=big if "dead-letter" in t else {}
+            )
+            for t in wanted
+            if t not in existing
+        ]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):  # another instance was first
                 await admin.create_topics(new)

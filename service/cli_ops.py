@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from pymongo import AsyncMongoClient
+from pymongo.errors import PyMongoError
 
 from service.adapters.kafka_io import publish
 from service.adapters.mongo_store import MongoStore
@@ -197,7 +198,10 @@ def register(app: typer.Typer, audit: typer.Typer) -> None:
     @audit.command("verify")
     def audit_verify() -> None:
         """Verify every revision's hash chain; exit 1 naming the first broken link."""
-        broken, revisions, facts = asyncio.run(_verify(Settings()))
+        try:
+            broken, revisions, facts = asyncio.run(_verify(Settings()))
+        except PyMongoError as exc:  # an outage is not a broken chain: its own exit code
+            raise fail(f"the store is unreachable: {type(exc).__name__}: {exc}", 2) from exc
         if broken:
             typer.echo(f"BROKEN: {broken}", err=True)
             raise typer.Exit(1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from service.adapters.store import FactStore, Projection, SeqTaken
@@ -19,11 +19,12 @@ from service.domain.commands import Command
 from service.domain.decide import Decision, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance
-from service.domain.revision import Revision, fold_packet, with_facts
+from service.domain.revision import Revision, fold_packet, parse_time, with_facts
 from service.metrics import Metrics
 from service.observe import observe_facts
 
 Item = tuple[str, Command]  # (packet_id, command)
+PUBLISH_GRACE = timedelta(seconds=2)
 
 
 class Publisher(Protocol):
@@ -51,7 +52,8 @@ class Gate:
         self.metrics = metrics
         self.retries = retries
 
-    async def run(self, packet_id: str, command: Command) -> Decision:
+    async def run(self, packet_id: str, command: Command, ours: Sequence[Fact] = ()) -> Decision:
+        """One command; `ours` are facts this caller appended earlier and still publishes."""
         for _ in range(self.retries):
             facts = await self.store.load_packet(packet_id)
             packet = fold_packet(packet_id, facts)
@@ -63,7 +65,7 @@ class Gate:
                 self.metrics.store_conflicts.inc()
                 continue
             after = {packet_id: with_facts(packet, packet_id, decision.facts)}
-            await self._settle(after)
+            await self._settle(after, [*ours, *decision.facts])
             observe_facts(self.metrics, decision.facts, after)
             return decision
         raise AppendRaceLost(f"{packet_id}: lost {self.retries} append races in a row")
@@ -83,7 +85,7 @@ class Gate:
             decisions.append(decision)
             appended.extend(decision.facts)
             ends.append(len(appended))
-        done = lost_at = len(items)
+        done, lost_at = len(items), len(appended)
         try:
             await self.store.append(appended)
         except SeqTaken as taken:
@@ -91,26 +93,39 @@ class Gate:
             lost_at = next(i for i, f in enumerate(appended) if f.id == taken.fact_id)
             done = next(i for i, end in enumerate(ends) if end > lost_at)
         settled = {pid for pid, _ in items[:done]}
-        kept = [f for i, d in enumerate(decisions[:done]) for f in d.facts]
-        await self._settle({pid: packets[pid] for pid in settled}, items[done:])
+        kept = appended[:lost_at]  # everything that is in the store now, ours to publish
+        await self._settle({pid: packets[pid] for pid in settled}, kept, items[done:])
         observe_facts(self.metrics, kept, packets)
         started = ends[done - 1] if done else 0
         for i in range(done, len(items)):
             first = decisions[i]
-            decisions[i] = await self.run(*items[i])
+            decisions[i] = await self.run(*items[i], ours=kept)
             if i == done and lost_at > started:  # part of it was ours: it was not a duplicate
                 decisions[i] = replace(decisions[i], outcome=first.outcome)
         return decisions
 
     async def _settle(
-        self, packets: Mapping[str, Mapping[int, Revision]], unsettled: Sequence[Item] = ()
+        self,
+        packets: Mapping[str, Mapping[int, Revision]],
+        ours: Sequence[Fact],
+        unsettled: Sequence[Item] = (),
     ) -> None:
-        """Project and publish what is unpublished. Packets still to be re-decided wait."""
+        """Project; publish our facts and any left unpublished for longer than the grace
+        (a crash's leftovers). A fact another consumer appended a moment ago is its to
+        publish: taking it too would only send a duplicate. Packets to re-decide wait."""
         waiting = {pid for pid, _ in unsettled}
         ready = {pid: p for pid, p in packets.items() if pid not in waiting}
         rows = [Projection.of(rev) for packet in ready.values() for rev in packet.values()]
         if rows:
             await self.store.save_projections(rows)
+        mine = {f.id for f in ours}
+        cutoff = self.clock() - PUBLISH_GRACE
         await self.publisher.publish(
-            [f for packet in ready.values() for rev in packet.values() for f in rev.unpublished]
+            [
+                f
+                for packet in ready.values()
+                for rev in packet.values()
+                for f in rev.unpublished
+                if f.id in mine or parse_time(f.at) <= cutoff
+            ]
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -13,12 +12,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
 from service.contract.times import parse_time
 from service.domain.commands import Tick
-from service.gate import Publisher
+from service.gate import PUBLISH_GRACE, Publisher
 from service.governance_file import GovernanceWatcher
 from service.runtime import Runtime
 from service.settings import INPUT_TOPICS
-
-RELAY_GRACE = timedelta(seconds=2)  # the live path publishes its own facts; the relay mops up
 
 
 async def forever(
@@ -50,7 +47,7 @@ async def scheduler_step(rt: Runtime) -> None:
 
 async def relay_step(rt: Runtime, outbox: Publisher) -> None:
     facts = await rt.store.unpublished(limit=1000)
-    cutoff = rt.clock() - RELAY_GRACE
+    cutoff = rt.clock() - PUBLISH_GRACE
     stale = [f for f in facts if parse_time(f.at) <= cutoff]
     if stale:
         rt.log.info("relay publishes facts left unpublished", extra={"count": len(stale)})

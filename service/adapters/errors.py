@@ -23,5 +23,13 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+def is_transient(exc: BaseException) -> bool:
+    """An outage to wait out. A Kafka error the broker calls non-retriable (a record too
+    large, an invalid topic) is not one: retrying it would stall the partition forever."""
+    if isinstance(exc, KafkaError) and not getattr(exc, "retriable", True):
+        return False
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
 def dependency_of(exc: BaseException) -> str:
     return "store" if isinstance(exc, (*STORE_ERRORS, AppendRaceLost)) else "kafka"

@@ -190,7 +190,7 @@ def _evidence_changed(work: Work, cmd: EvidenceChanged) -> None:
 def _feedback(work: Work, cmd: FeedbackReceived) -> tuple[tuple[str, str] | None, bool]:
     data = cmd.data
     parsed = parse_manifest_id(str(data["manifest_id"]))
-    if parsed is None or parsed[0] != work.packet_id or not work.rev(parsed[1]).created:
+    if parsed is None or parsed[0] != work.packet_id or work.rev(parsed[1]).manifest is None:
         return ("unknown-manifest", f"no released revision {data['manifest_id']}"), False
     rev = work.rev(parsed[1])
     if data["feedback_id"] in rev.feedback_ids:

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
 
-from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
+from service.adapters.errors import dependency_of, is_transient
 from service.contract.decode import Inbound, decode
 from service.contract.envelope import make_event
 from service.contract.errors import BadInput
@@ -39,19 +39,19 @@ async def retrying(rt: Runtime, work: Callable[[], Awaitable[T]], what: str) -> 
     while True:
         try:
             result = await work()
-        except TRANSIENT_ERRORS as exc:
+        except Exception as exc:
+            if not is_transient(exc):
+                failures += 1
+                rt.log.exception("processing failed", extra={"what": what, "attempt": failures})
+                if failures >= BUG_ATTEMPTS:
+                    raise ProcessingFailed(f"{type(exc).__name__}: {exc}") from exc
+                continue
             dependency = dependency_of(exc)
             rt.metrics.infra_retries.labels(dependency=dependency).inc()
             rt.health.fail(dependency, exc)
             rt.log.warning("retrying after an outage", extra={"what": what, "error": repr(exc)})
             await asyncio.sleep(delay)
             delay = min(delay * 2, rt.settings.retry_backoff_max_seconds)
-            continue
-        except Exception as exc:
-            failures += 1
-            rt.log.exception("processing failed", extra={"what": what, "attempt": failures})
-            if failures >= BUG_ATTEMPTS:
-                raise ProcessingFailed(f"{type(exc).__name__}: {exc}") from exc
             continue
         rt.health.recover()
         return result
@@ -72,14 +72,23 @@ async def dead_letter(rt: Runtime, record: ConsumerRecord, kind: str, detail: st
         "received_at": format_time(rt.clock()),
     }
     event_id = f"dead-letter:{topic}:{record.partition}:{record.offset}"
-    event = make_event(
-        "dead-letter", event_id, f"{topic}/{record.partition}/{record.offset}", rt.clock(), data
-    )
+    subject = f"{topic}/{record.partition}/{record.offset}"
 
     async def send() -> None:
+        event = make_event("dead-letter", event_id, subject, rt.clock(), data)
         await (await rt.sender.send("dead-letter", key or "", event))
 
-    await retrying(rt, send, f"dead-letter {event_id}")
+    try:
+        await retrying(rt, send, f"dead-letter {event_id}")
+    except ProcessingFailed as failed:
+        # The dead letter itself cannot be written (too large for the topic): say so in
+        # it, point at the record, which stays readable in its source topic, and go on.
+        data["raw_value"] = ""
+        data["error_detail"] = (
+            f"{detail[:500]} [raw value of {len(value)} bytes not copied ({failed}); read it"
+            f" at {subject}]"
+        )
+        await retrying(rt, send, f"dead-letter {event_id} without its raw value")
     rt.metrics.dead_letters.labels(source_topic=topic, error_kind=kind).inc()
     if kind in ("hash-mismatch", "revision-conflict"):
         rt.metrics.block("intake", kind)

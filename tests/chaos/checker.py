@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from tests.chaos.model import TERMINAL, Rev, canonical, index_revisions
@@ -32,7 +33,7 @@ class Input:
     dead: frozenset[str] = frozenset()  # dead-letter kinds it must get; empty: must be accepted
     genuine: bool = False  # approval-decision made by the harness as a real owner approval
 
-    @property
+    @cached_property
     def event(self) -> Event | None:
         try:
             doc = json.loads(self.raw)
@@ -40,11 +41,11 @@ class Input:
             return None
         return doc if isinstance(doc, dict) and isinstance(doc.get("data"), dict) else None
 
-    @property
+    @cached_property
     def event_id(self) -> str:
         return str((self.event or {}).get("id", ""))
 
-    @property
+    @cached_property
     def data(self) -> dict[str, Any]:
         return dict((self.event or {}).get("data") or {})
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import signal
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -127,36 +129,50 @@ class ChaosRun:
         return settled
 
     async def finish(self, within: float = 90) -> Report:
-        """Quiesce, stop all instances but one, read the audit views, stop it, judge."""
+        """Quiesce, read the audit views and verify the chains, stop every instance, judge."""
         settled = await self.quiesce(within)
+        self.mark("quiet")
         live = [s for s in self.services if s.proc and s.proc.poll() is None]
-        for svc in live[:-1]:
-            await stop(svc)
         views: dict[str, dict[str, object] | None] = {}
         audit_ok: bool | None = None
         if live:
-            await self.reader.drain()
-            views, result = await asyncio.gather(
-                self.views(live[-1]), asyncio.to_thread(live[-1].cli, "audit", "verify")
-            )
+            audit = asyncio.create_task(asyncio.to_thread(live[0].cli, "audit", "verify"))
+            views = await self.views(live[0])
+            self.mark("viewed")
+            # Quiet: whatever an instance still sent would repeat an output already here.
+            await asyncio.gather(*(svc.kill() for svc in live))
+            result = await audit
+            self.mark("audited")
             audit_ok = result.returncode == 0
             if not audit_ok:
                 print(f"audit verify: {result.stdout}{result.stderr}")
-            await stop(live[-1])
         await self.reader.drain()
         report = self.check(grace=timedelta(seconds=10), views=views, audit_ok=audit_ok)
-        self.mark("judged")
-        print(f"\n[chaos {self.name}] {report.line()}\n  phases: {' '.join(self.marks)}")
         if settled.lost and not report.lost:
             report.lost += settled.lost
+        self.mark("judged")
+        print(f"\n[chaos {self.name}] {report.line()}\n  phases: {' '.join(self.marks)}")
+        print(f"  service logs: {self.failures_logged()}")  # a finding, not a verdict
         if not report.ok:
             logs = ", ".join(str(s.log_path) for s in self.services)
-            print(report.details() + f"\n  service logs: {logs}")
+            print(report.details() + f"\n  kept: {logs}")
         self.passed = report.ok
         return report
 
+    def failures_logged(self) -> str:
+        """The "processing failed" retries the instances logged (not outages: bugs), by error."""
+        errors: Counter[str] = Counter()
+        for svc in self.services:
+            with contextlib.suppress(OSError):
+                for line in svc.log_path.read_text(errors="replace").splitlines():
+                    if '"processing failed"' in line:
+                        with contextlib.suppress(ValueError, KeyError):
+                            errors[json.loads(line)["exception"].strip().splitlines()[-1]] += 1
+        found = ", ".join(f"{n}x {error[:120]}" for error, n in errors.most_common())
+        return f"processing failed {sum(errors.values())} times" + (f": {found}" if found else "")
+
     async def views(self, svc: ServiceProcess) -> dict[str, dict[str, object] | None]:
-        """/packets/{id} of every packet that has a refusal or a blocked forward."""
+        """/packets/{id} of every packet the workload named (a 404 is None)."""
         ids = sorted(
             {
                 str(item.data["packet_id"])
@@ -165,10 +181,15 @@ class ChaosRun:
             }
         )
         found: dict[str, dict[str, object] | None] = {}
-        async with httpx.AsyncClient(base_url=svc.url, timeout=10) as client:
-            for packet_id in ids:
-                response = await client.get(f"/packets/{packet_id}")
+        gate = asyncio.Semaphore(8)
+        async with httpx.AsyncClient(base_url=svc.url, timeout=30) as client:
+
+            async def fetch(packet_id: str) -> None:
+                async with gate:
+                    response = await client.get(f"/packets/{packet_id}")
                 found[packet_id] = response.json() if response.status_code == 200 else None
+
+            await asyncio.gather(*(fetch(packet_id) for packet_id in ids))
         return found
 
     async def close(self) -> None:

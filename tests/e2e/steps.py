@@ -53,21 +53,29 @@ def copies(bus: Bus, topic: str, event_id: str) -> int:
     return len(bus.matching(topic, lambda e: e["id"] == event_id))
 
 
+def only_one(bus: Bus, topic: str, event_id: str) -> Event:
+    """The one event with this id: any re-emission must be an exact copy (CONTRACT §4)."""
+    found = bus.matching(topic, lambda e: e["id"] == event_id)
+    assert found, f"no {event_id} on {topic}"
+    assert all(e == found[0] for e in found), f"{event_id} was published with different content"
+    return found[0]
+
+
 async def ready(bus: Bus, pkt: Data, key: str | None = None) -> Event:
     """Send packet-ready and await the revision's pending lifecycle event."""
     await bus.send("packet-ready", pkt, key=key)
-    [event] = await bus.wait_for(
-        "packet-lifecycle", f"{mid(pkt['packet_id'], pkt['revision'])}:pending"
-    )
+    event = (
+        await bus.wait_for("packet-lifecycle", f"{mid(pkt['packet_id'], pkt['revision'])}:pending")
+    )[0]
     return event
 
 
 async def released(bus: Bus, pkt: Data, **approve: Any) -> Event:
     """Approve a pending revision (window open now) and await its manifest."""
     await bus.send("approval-decision", approval(pkt, **approve))
-    [manifest] = await bus.wait_for(
-        "release-manifest", f"{mid(pkt['packet_id'], pkt['revision'])}:released"
-    )
+    manifest = (
+        await bus.wait_for("release-manifest", f"{mid(pkt['packet_id'], pkt['revision'])}:released")
+    )[0]
     return manifest
 
 
@@ -82,12 +90,12 @@ async def refused(bus: Bus, decision: Data, key: str | None = None) -> Data:
     """Send an approval decision expected to be refused; its lifecycle event's data."""
     event_id = await bus.send("approval-decision", decision, key=key)
     refusal = f"{mid(decision['packet_id'], decision['revision'])}:refused:{event_id}"
-    [event] = await bus.wait_for("packet-lifecycle", refusal)
+    event = (await bus.wait_for("packet-lifecycle", refusal))[0]
     return dict(event["data"])
 
 
 async def lifecycle_event(bus: Bus, pid: str, revision: int, to_state: str) -> Data:
-    [event] = await bus.wait_for("packet-lifecycle", f"{mid(pid, revision)}:{to_state}")
+    event = (await bus.wait_for("packet-lifecycle", f"{mid(pid, revision)}:{to_state}"))[0]
     return dict(event["data"])
 
 
@@ -149,7 +157,7 @@ async def dead_letter(bus: Bus, key: str, kind: str) -> Data:
     def match(e: Event) -> bool:
         return bool(e["data"]["key"] == key and e["data"]["error_kind"] == kind)
 
-    [event] = await bus.wait_for("dead-letter", match)
+    event = (await bus.wait_for("dead-letter", match))[0]
     return dict(event["data"])
 
 
@@ -213,3 +221,22 @@ async def settled(
         if loop.time() > deadline:
             raise AssertionError(f"metrics never settled; (seen, expected): {wrong}")
         await asyncio.sleep(0.2)  # polling: a scrape has no event to await
+
+
+async def until_fact(
+    service: ServiceProcess, pid: str, kind: str, revision: int = 1, within: float = WITHIN
+) -> Data:
+    """Poll /packets until the revision's log holds a fact of `kind` (for inputs, such as
+    review-feedback, that publish nothing), and return that fact."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        response = await service.get(f"/packets/{pid}")
+        if response.status_code == 200:
+            for rev in response.json()["revisions"]:
+                found = [f for f in rev["facts"] if f["kind"] == kind]
+                if rev["revision"] == revision and found:
+                    return dict(found[0])
+        if loop.time() > deadline:
+            raise AssertionError(f"no {kind} fact on {pid}@r{revision} in {within}s")
+        await asyncio.sleep(0.2)  # polling: the input has no output event to await

@@ -3,6 +3,8 @@
 This module has its own service and database: tampering here cannot break other modules.
 """
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,7 +14,7 @@ from pymongo import AsyncMongoClient
 from tests.e2e.steps import packet_view, ready, released
 from tests.support.bus import Bus
 from tests.support.events import new_id, packet
-from tests.support.service import ServiceProcess
+from tests.support.service import ROOT, ServiceProcess, free_port
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +75,23 @@ async def test_a_deleted_fact_makes_audit_verify_exit_1_naming_the_gap(
     finally:
         await facts.insert_one(original)
     assert service.cli("audit", "verify").returncode == 0
+
+
+async def test_audit_verify_without_a_reachable_store_is_an_error_not_a_broken_chain(
+    service: ServiceProcess,
+) -> None:
+    """Exit 1 means "a chain is broken" to whatever alerts on it; an outage must differ."""
+    env = {**service.env, "MONGODB_URL": f"mongodb://127.0.0.1:{free_port()}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "audit", "verify"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    tail = result.stderr.strip().splitlines()[-1:] or [""]
+    assert result.returncode not in (0, 1), f"exit {result.returncode}: {tail[0][:300]}"
+    assert "BROKEN" not in result.stderr
+    assert "Traceback" not in result.stderr

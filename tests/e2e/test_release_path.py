@@ -13,7 +13,7 @@ async def test_an_approved_revision_is_released_with_its_blocked_requests_verbat
     await bus.send("packet-ready", pkt)
     await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
     await bus.send("approval-decision", approval(pkt))
-    [manifest] = await bus.wait_for("release-manifest", f"{pid}@r1:released")
+    manifest = (await bus.wait_for("release-manifest", f"{pid}@r1:released"))[0]
     assert manifest["data"]["blocked_requests"] == pkt["blocked_requests"]
     assert manifest["data"]["options"] == pkt["options"]
     assert manifest["data"]["packet_hash"] == pkt["packet_hash"]
@@ -38,7 +38,7 @@ async def test_a_forward_inside_the_audience_is_allowed_and_one_outside_blocked_
     await bus.send("forward-request", inside)
     await bus.send("forward-request", outside)
     await bus.wait_for("forward-allowed", f"{inside['request_id']}:allowed")
-    [blocked] = await bus.wait_for("blocked-forward", f"{outside['request_id']}:blocked")
+    blocked = (await bus.wait_for("blocked-forward", f"{outside['request_id']}:blocked"))[0]
     assert blocked["data"]["reason"] == "outside-audience"
     assert blocked["data"]["blocked_recipients"] == ["user:someone@partner"]
 
@@ -49,9 +49,11 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_proces
     pid = new_id("RP")
     await bus.send_raw("packet-ready", b"\xff not json", key=pid)
     await bus.send("packet-ready", packet(pid, 1))
-    [dead] = await bus.wait_for(
-        "dead-letter",
-        lambda e: e["data"]["key"] == pid and e["data"]["error_kind"] == "invalid-json",
-    )
+    dead = (
+        await bus.wait_for(
+            "dead-letter",
+            lambda e: e["data"]["key"] == pid and e["data"]["error_kind"] == "invalid-json",
+        )
+    )[0]
     assert dead["data"]["source_topic"] == "packet-ready"
     await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")

@@ -25,12 +25,12 @@ async def test_an_approval_for_a_later_window_is_released_when_valid_from_comes(
     pkt = packet(new_id("RP"), 1)
     pid = pkt["packet_id"]
     await ready(bus, pkt)
-    start = now() + timedelta(seconds=3)
+    start = now() + timedelta(seconds=4)
     await bus.send("approval-decision", approval(pkt, valid_from=start))
     approved = await lifecycle_event(bus, pid, 1, "approved")
     assert (approved["from_state"], approved["reason"]) == ("pending", "approved")
     assert parse_time(approved["at"]) < start
-    [manifest] = await bus.wait_for("release-manifest", f"{pid}@r1:released")
+    manifest = (await bus.wait_for("release-manifest", f"{pid}@r1:released"))[0]
     released_at = parse_time(manifest["data"]["released_at"])
     assert start <= released_at < start + LATE
     assert parse_time(manifest["data"]["valid_from"]) == start

@@ -1,0 +1,137 @@
+"""`python -m tests.bench.instrumented run`: the service, unchanged, with timers around its parts.
+
+Used only for the profiling pass. It wraps (never edits) the store, outbox, decode, decide
+and fold functions with wall-clock timers, counts every MongoDB command through PyMongo's
+command monitoring, and writes the totals as JSON to $BENCH_STATS_PATH when it exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import json
+import os
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from pymongo import monitoring
+
+STATS: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])  # name -> [calls, seconds]
+
+
+def _add(name: str, seconds: float) -> None:
+    entry = STATS[name]
+    entry[0] += 1
+    entry[1] += seconds
+
+
+class Commands(monitoring.CommandListener):
+    """Every store round trip, by command name, with the driver-measured duration."""
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        return None
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        _add(f"mongo.{event.command_name}", event.duration_micros / 1e6)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        _add(f"mongo.{event.command_name}.failed", event.duration_micros / 1e6)
+
+
+def timed_async(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            _add(name, time.perf_counter() - started)
+
+    return wrapper
+
+
+def timed_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _add(name, time.perf_counter() - started)
+
+    return wrapper
+
+
+def install() -> None:
+    from service import gate
+    from service.adapters import mongo_store, outbox
+    from service.domain import facts
+    from service.handlers import consume
+
+    monitoring.register(Commands())
+    store = mongo_store.MongoStore
+    applied: list[str] = []
+    for method in (
+        "load_packet",
+        "load_packets",
+        "append",
+        "mark_published",
+        "save_projections",
+        "evidence_versions",
+        "unpublished",
+        "count_unpublished",
+        "state_counts",
+        "due_packets",
+    ):
+        if hasattr(store, method):  # the service evolves: time what exists
+            setattr(store, method, timed_async(f"store.{method}", getattr(store, method)))
+            applied.append(f"store.{method}")
+    patches: list[tuple[Any, str, str, Callable[[str, Callable[..., Any]], Any]]] = [
+        (outbox.KafkaOutbox, "publish", "outbox.publish", timed_async),
+        (consume, "process", "consume.process", timed_async),  # per message (older service)
+        (consume, "process_partition", "consume.process_partition", timed_async),  # per batch
+        (consume, "run_many", "consume.run_many", timed_async),
+        (gate.Gate, "run", "gate.run", timed_async),
+        (gate.Gate, "run_many", "gate.run_many", timed_async),
+        (consume, "decode", "contract.decode", timed_sync),
+        (gate, "decide", "domain.decide", timed_sync),
+        (gate, "fold_packet", "domain.fold_packet", timed_sync),
+        (gate, "observe_facts", "metrics.observe_facts", timed_sync),
+        (mongo_store, "from_doc", "store.from_doc", timed_sync),
+        (mongo_store, "to_doc", "store.to_doc", timed_sync),
+        (facts, "digest", "domain.seal_digest", timed_sync),
+    ]
+    for owner, attr, name, wrap in patches:  # module globals: callers look them up per call
+        if hasattr(owner, attr):
+            setattr(owner, attr, wrap(name, getattr(owner, attr)))
+            applied.append(name)
+    STATS["_timers_installed"] = [len(applied), 0.0]
+
+
+def dump() -> None:
+    path = os.environ.get("BENCH_STATS_PATH")
+    if path:
+        with open(path, "w") as out:
+            json.dump({k: {"calls": v[0], "seconds": v[1]} for k, v in STATS.items()}, out)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # uvicorn re-raises the SIGTERM it caught once it has shut down, after putting back the
+    # handler it found: this one. Default handling would skip atexit, so exit normally.
+    raise SystemExit(0)
+
+
+def main() -> None:
+    install()
+    atexit.register(dump)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    from service.cli import main as service_main
+
+    service_main()
+
+
+if __name__ == "__main__":
+    main()

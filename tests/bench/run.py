@@ -1,0 +1,189 @@
+"""`python -m tests.bench.run [--quick|--full] [--out PATH]`: the benchmark (DESIGN §6).
+
+On the local stack (ops/stack/stack.sh up), in one run: the service's saturated lifecycle
+throughput and approval->manifest latency, the latency at half that rate, the bare
+pipeline's ceiling and the ratio, the throughput with 10 k and with up to 1 M facts
+stored, the service's peak RSS, and a py-spy profile of a saturated service. Prints one
+table and writes it, with the machine and every raw figure, as JSON. Figures, never
+asserts: this is not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.bench import phases, report
+from tests.bench.resilience import check_stack, phase, say
+from tests.bench.workload import FactCloner
+from tests.support.service import ROOT
+
+MILLION = 1_000_000
+LOAD_BUDGET_SECONDS = 300.0  # the largest count that loads in <= 5 min stands in for 1 M
+
+
+@dataclass(frozen=True)
+class Plan:
+    lifecycles: int  # saturation run
+    half_seconds: float
+    bare_messages: int
+    small_facts: int
+    big_facts: int
+    big_load_budget: float | None
+    growth_window: float
+    profile_lifecycles: int
+    probe_cap: float  # seconds a timed store query may run (maxTimeMS)
+
+
+def plan_of(args: argparse.Namespace) -> Plan:
+    if args.quick:
+        plan = Plan(60, 8, 600, 10_000, 30_000, 60, 12, 30, 3)
+    else:
+        budget = None if args.full else LOAD_BUDGET_SECONDS
+        plan = Plan(200, 40, 4000, 10_000, MILLION, budget, 60, 100, 15)
+    if args.lifecycles:
+        plan = Plan(args.lifecycles, *list(plan.__dict__.values())[1:])
+    return plan
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.run", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="a short run (< 3 min)")
+    mode.add_argument(
+        "--full", action="store_true", help="load the full 1 M facts however long it takes"
+    )
+    parser.add_argument("--out", default="bench-results.json", help="JSON results path")
+    parser.add_argument("--partitions", type=int, default=3, help="partitions per topic")
+    parser.add_argument("--lifecycles", type=int, default=0, help="saturation run size")
+    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
+    parser.add_argument("--keep", action="store_true", help="keep the databases and topics")
+    return parser.parse_args(argv)
+
+
+async def measure(args: argparse.Namespace, ctx: phases.Context, plan: Plan) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "mode": "quick" if args.quick else "full" if args.full else "default"
+    }
+    results["plan"] = plan.__dict__
+    results["machine"] = await report.machine(ctx.mongodb_url)
+    started = time.perf_counter()
+
+    say(f"1/6 saturation: {plan.lifecycles} lifecycles through a fresh instance")
+    sat = await phase(ctx, "saturation", lambda: phases.saturation(ctx, plan.lifecycles))
+    results["saturation"] = sat
+    say(f"    {sat['events_per_second']} events/s, p99 {sat['approval_to_manifest_p99_ms']} ms")
+
+    say(f"2/6 half rate: {sat['events_per_second'] / 2:.1f} events/s for {plan.half_seconds} s")
+    results["half_rate"] = await phase(
+        ctx, "half rate", lambda: phases.half_rate(ctx, sat["events_per_second"], plan.half_seconds)
+    )
+    say(f"    p99 {results['half_rate']['approval_to_manifest_p99_ms']} ms")
+
+    rounds = 1 if args.quick else 2
+    say(
+        f"3/6 bare pipeline: {plan.bare_messages} messages, acks per message / per batch, x{rounds}"
+    )
+    tries: dict[str, list[dict[str, Any]]] = {"message": [], "batch": []}
+    for _ in range(rounds):  # interleaved, best of the rounds: a ceiling, on a shared machine
+        for ack in tries:
+            tries[ack].append(
+                await phase(
+                    ctx,
+                    f"bare/{ack}",
+                    functools.partial(phases.bare_pipeline, ctx, plan.bare_messages, ack),
+                )
+            )
+    results["bare"] = {
+        ack: {
+            **max(runs, key=lambda r: r["events_per_second"]),
+            "all_rounds_events_per_second": [r["events_per_second"] for r in runs],
+        }
+        for ack, runs in tries.items()
+    }
+    say(f"    {results['bare']['message']['events_per_second']} events/s")
+
+    cloner = FactCloner()
+    results["fact_documents"] = {
+        "facts_per_packet": cloner.facts_per_packet,
+        "kinds": cloner.kinds,
+        "mean_json_bytes_per_fact": cloner.fact_bytes // cloner.facts_per_packet,
+    }
+    say(f"4/6 growth: {plan.small_facts:,} facts stored, {plan.growth_window} s window")
+    small = await phase(
+        ctx,
+        "growth/small",
+        lambda: phases.growth(
+            ctx, plan.small_facts, plan.growth_window, cloner, "gsmall", probe_cap=plan.probe_cap
+        ),
+    )
+    say(f"    loaded at {small['facts_per_second']} facts/s; {small['events_per_second']} events/s")
+    budget = plan.big_load_budget
+    say(
+        f"5/6 growth: up to {plan.big_facts:,} facts"
+        + (f" (as many as load in {budget:.0f} s)" if budget else "")
+    )
+    big = await phase(
+        ctx,
+        "growth/big",
+        lambda: phases.growth(
+            ctx, plan.big_facts, plan.growth_window, cloner, "gbig", budget, plan.probe_cap
+        ),
+    )
+    say(f"    {big['facts_loaded']:,} facts in {big['load_seconds']} s")
+    say(f"    {big['events_per_second']} events/s")
+    results["growth"] = {"small": small, "big": big}
+
+    if args.no_profile:
+        results["profile"] = {}
+    else:
+        say(f"6/6 profile: {plan.profile_lifecycles} lifecycles under py-spy and part timers")
+        results["profile"] = await phase(
+            ctx, "profile", lambda: phases.profiled(ctx, plan.profile_lifecycles, ROOT / ".local")
+        )
+    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+async def main(args: argparse.Namespace) -> int:
+    ctx = phases.Context(
+        bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        mongodb_url=os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017"),
+        partitions=args.partitions,
+        workdir=Path(tempfile.mkdtemp(prefix="bench-")),
+        keep=args.keep,
+    )
+    logging.basicConfig(filename=ctx.bench_log, level=logging.WARNING)  # keep stdout for figures
+    await check_stack(ctx)
+    (ROOT / ".local").mkdir(exist_ok=True)
+    try:
+        results = await measure(args, ctx, plan_of(args))
+    finally:
+        say("cleaning up the bench's databases and topics")
+        await ctx.cleanup()
+    results["table"] = [
+        dict(zip(("figure", "value", "goal", "verdict"), r, strict=True))
+        for r in report.rows(results)
+    ]
+    results["service_logs"] = str(ctx.workdir)
+    Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(report.table(results))
+    print()
+    print(report.profile_text(results.get("profile", {})))
+    print(f"\nmachine: {json.dumps(results['machine'])}")
+    print(f"results: {args.out}; service logs: {ctx.workdir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main(parse())))
