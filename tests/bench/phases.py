@@ -482,5 +482,5 @@ async def profiled(ctx: Context, count: int, out_dir: Path) -> dict[str, Any]:
         "py_spy_raw": str(raw_path),
         "timers": stats,
         "messages_processed_by_service": processed,
-        "summary": profile.summarize(samples, stats, processed, pid),
+        "summary": profile.summarize(samples, stats, processed, pid, len(run.inputs_done)),
     }

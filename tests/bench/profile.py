@@ -103,7 +103,12 @@ def _short(frame: str) -> str:
 
 
 def summarize(
-    stacks: dict[Stack, int], timers: dict[str, Any], processed: int, pid: int
+    stacks: dict[Stack, int],
+    timers: dict[str, Any],
+    processed: int,
+    pid: int,
+    sampled_events: int = 0,
+    rate: int = 100,
 ) -> dict[str, Any]:
     """Wall shares by component, top CPU functions, and the part timers per input event."""
     main = {s: n for s, n in stacks.items() if s and s[0].startswith(f"thread ({pid})")}
@@ -125,6 +130,12 @@ def summarize(
         out["components_percent_of_wall"] = {
             k: round(100 * v / total, 1) for k, v in comps.most_common()
         }
+        if sampled_events:  # on-CPU milliseconds per input event, by component
+            out["cpu_ms_per_input_event"] = {
+                k: round(1000 * v / rate / sampled_events, 3)
+                for k, v in comps.most_common()
+                if k != IDLE
+            }
         busy_total = max(sum(busy.values()), 1)
         out["top_self_percent_of_cpu"] = {
             k: round(100 * v / busy_total, 1) for k, v in leaves.most_common(15)

@@ -67,6 +67,10 @@ async def machine(mongodb_url: str) -> dict[str, Any]:
     }
 
 
+def _count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
+
+
 def _verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("PASS" if ok else "FAIL")
 
@@ -144,25 +148,17 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         )
     small, big = grow.get("small", {}), grow.get("big", {})
     s_eps, b_eps = small.get("events_per_second"), big.get("events_per_second")
-    out.append(
-        (
-            f"service events/s with {small.get('facts_loaded', '?'):,} facts stored"
-            f" ({small.get('window_seconds', '?')} s window)",
-            _num(s_eps, digits=2),
-            "",
-            "",
+    for size in (small, big):
+        out.append(
+            (
+                f"service events/s with {_count(size.get('facts_loaded'))} facts stored"
+                f" ({size.get('window_seconds', '?')} s window)",
+                _num(size.get("events_per_second"), digits=2),
+                "",
+                "no input completed in the window" if size.get("input_events_done") == 0 else "",
+            )
         )
-    )
     big_n = big.get("facts_loaded")
-    out.append(
-        (
-            f"service events/s with {big_n if big_n is None else format(big_n, ',')} facts stored"
-            f" ({big.get('window_seconds', '?')} s window)",
-            _num(b_eps, digits=2),
-            "",
-            "",
-        )
-    )
     growth_ratio = None if not s_eps or b_eps is None else b_eps / s_eps
     label = "1 M" if big_n is not None and big_n >= 1_000_000 else f"{big_n:,}" if big_n else "?"
     out.append(
@@ -217,8 +213,10 @@ def profile_text(prof: dict[str, Any]) -> str:
         f"profile ({summary.get('samples_main_thread', 0)} py-spy samples of the main thread;"
         f" busy {100 * summary.get('busy_fraction', 0):.0f}% of wall):"
     ]
+    cpu = summary.get("cpu_ms_per_input_event", {})
     for name, pct in summary.get("components_percent_of_wall", {}).items():
-        lines.append(f"  {pct:5.1f}%  {name}")
+        per = f"{cpu[name]:6.3f} ms CPU/event" if name in cpu else " " * 18
+        lines.append(f"  {pct:5.1f}%  {per}  {name}")
     per = summary.get("per_input_event", {})
     if per:
         lines.append(

@@ -73,5 +73,5 @@ async def phase(
                 return {**result, "attempts": attempt, "earlier_attempts": trouble}
             trouble.append(f"attempt {attempt}: disturbed {result['disturbed']}")
         say(f"    {name}: {trouble[-1]}; waiting for the stack, then again")
-        await check_stack(ctx)
+        await check_stack(ctx, within=240)
     return {"error": trouble[-1], "attempts": attempts, "earlier_attempts": trouble}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench import phases, report
-from tests.bench.resilience import check_stack, phase, say
+from tests.bench.resilience import TRANSIENT, check_stack, phase, say
 from tests.bench.workload import FactCloner
 from tests.support.service import ROOT
 
@@ -49,7 +49,7 @@ def plan_of(args: argparse.Namespace) -> Plan:
         plan = Plan(60, 8, 600, 10_000, 30_000, 60, 12, 30, 3)
     else:
         budget = None if args.full else LOAD_BUDGET_SECONDS
-        plan = Plan(200, 40, 4000, 10_000, MILLION, budget, 60, 100, 15)
+        plan = Plan(200, 30, 3000, 10_000, MILLION, budget, 60, 100, 10)
     if args.lifecycles:
         plan = Plan(args.lifecycles, *list(plan.__dict__.values())[1:])
     return plan
@@ -70,10 +70,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def measure(args: argparse.Namespace, ctx: phases.Context, plan: Plan) -> dict[str, Any]:
-    results: dict[str, Any] = {
-        "mode": "quick" if args.quick else "full" if args.full else "default"
-    }
+async def measure(
+    args: argparse.Namespace, ctx: phases.Context, plan: Plan, results: dict[str, Any]
+) -> None:
+    """Fills `results` phase by phase, so whatever was measured survives a later failure."""
+    results["mode"] = "quick" if args.quick else "full" if args.full else "default"
     results["plan"] = plan.__dict__
     results["machine"] = await report.machine(ctx.mongodb_url)
     started = time.perf_counter()
@@ -81,36 +82,30 @@ async def measure(args: argparse.Namespace, ctx: phases.Context, plan: Plan) -> 
     say(f"1/6 saturation: {plan.lifecycles} lifecycles through a fresh instance")
     sat = await phase(ctx, "saturation", lambda: phases.saturation(ctx, plan.lifecycles))
     results["saturation"] = sat
-    say(f"    {sat['events_per_second']} events/s, p99 {sat['approval_to_manifest_p99_ms']} ms")
+    eps = sat.get("events_per_second") or 0.0
+    say(f"    {eps} events/s, p99 {sat.get('approval_to_manifest_p99_ms')} ms")
 
-    say(f"2/6 half rate: {sat['events_per_second'] / 2:.1f} events/s for {plan.half_seconds} s")
-    results["half_rate"] = await phase(
-        ctx, "half rate", lambda: phases.half_rate(ctx, sat["events_per_second"], plan.half_seconds)
-    )
-    say(f"    p99 {results['half_rate']['approval_to_manifest_p99_ms']} ms")
+    say(f"2/6 half rate: {eps / 2:.1f} events/s for {plan.half_seconds} s")
+    half = await phase(ctx, "half rate", lambda: phases.half_rate(ctx, eps, plan.half_seconds))
+    results["half_rate"] = half
+    say(f"    p99 {half.get('approval_to_manifest_p99_ms')} ms")
 
     rounds = 1 if args.quick else 2
-    say(
-        f"3/6 bare pipeline: {plan.bare_messages} messages, acks per message / per batch, x{rounds}"
-    )
+    say(f"3/6 bare pipeline: {plan.bare_messages} messages, acks per message / per batch x{rounds}")
     tries: dict[str, list[dict[str, Any]]] = {"message": [], "batch": []}
     for _ in range(rounds):  # interleaved, best of the rounds: a ceiling, on a shared machine
         for ack in tries:
-            tries[ack].append(
-                await phase(
-                    ctx,
-                    f"bare/{ack}",
-                    functools.partial(phases.bare_pipeline, ctx, plan.bare_messages, ack),
-                )
-            )
+            make = functools.partial(phases.bare_pipeline, ctx, plan.bare_messages, ack)
+            tries[ack].append(await phase(ctx, f"bare/{ack}", make))
+
     results["bare"] = {
         ack: {
-            **max(runs, key=lambda r: r["events_per_second"]),
-            "all_rounds_events_per_second": [r["events_per_second"] for r in runs],
+            **sorted(runs, key=lambda r: float(r.get("events_per_second") or 0.0))[-1],
+            "all_rounds_events_per_second": [r.get("events_per_second") for r in runs],
         }
         for ack, runs in tries.items()
     }
-    say(f"    {results['bare']['message']['events_per_second']} events/s")
+    say(f"    {results['bare']['message'].get('events_per_second')} events/s")
 
     cloner = FactCloner()
     results["fact_documents"] = {
@@ -118,30 +113,25 @@ async def measure(args: argparse.Namespace, ctx: phases.Context, plan: Plan) -> 
         "kinds": cloner.kinds,
         "mean_json_bytes_per_fact": cloner.fact_bytes // cloner.facts_per_packet,
     }
-    say(f"4/6 growth: {plan.small_facts:,} facts stored, {plan.growth_window} s window")
-    small = await phase(
-        ctx,
-        "growth/small",
-        lambda: phases.growth(
-            ctx, plan.small_facts, plan.growth_window, cloner, "gsmall", probe_cap=plan.probe_cap
-        ),
-    )
-    say(f"    loaded at {small['facts_per_second']} facts/s; {small['events_per_second']} events/s")
-    budget = plan.big_load_budget
-    say(
-        f"5/6 growth: up to {plan.big_facts:,} facts"
-        + (f" (as many as load in {budget:.0f} s)" if budget else "")
-    )
-    big = await phase(
-        ctx,
-        "growth/big",
-        lambda: phases.growth(
-            ctx, plan.big_facts, plan.growth_window, cloner, "gbig", budget, plan.probe_cap
-        ),
-    )
-    say(f"    {big['facts_loaded']:,} facts in {big['load_seconds']} s")
-    say(f"    {big['events_per_second']} events/s")
-    results["growth"] = {"small": small, "big": big}
+    results["growth"] = {}
+    sizes = [
+        ("small", plan.small_facts, None, "gsmall"),
+        ("big", plan.big_facts, plan.big_load_budget, "gbig"),
+    ]
+    for step, (name, facts, budget, tag) in enumerate(sizes, start=4):
+        limit = f" (as many as load in {budget:.0f} s)" if budget else ""
+        say(f"{step}/6 growth: {facts:,} facts{limit}, then a {plan.growth_window} s window")
+        try:
+            grown = await phases.growth(
+                ctx, facts, plan.growth_window, cloner, tag, budget, plan.probe_cap
+            )
+        except TRANSIENT as exc:  # the load itself failed beyond repair: say so, go on
+            grown = {"error": repr(exc)[:300]}
+        results["growth"][name] = grown
+        say(
+            f"    {grown.get('facts_loaded')} facts in {grown.get('load_seconds')} s;"
+            f" {grown.get('events_per_second')} events/s"
+        )
 
     if args.no_profile:
         results["profile"] = {}
@@ -152,7 +142,15 @@ async def measure(args: argparse.Namespace, ctx: phases.Context, plan: Plan) -> 
         )
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    return results
+
+
+def write(out: str, ctx: phases.Context, results: dict[str, Any]) -> None:
+    results["table"] = [
+        dict(zip(("figure", "value", "goal", "verdict"), r, strict=True))
+        for r in report.rows(results)
+    ]
+    results["service_logs"] = str(ctx.workdir)
+    Path(out).write_text(json.dumps(results, indent=2, default=str) + "\n")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -166,17 +164,16 @@ async def main(args: argparse.Namespace) -> int:
     logging.basicConfig(filename=ctx.bench_log, level=logging.WARNING)  # keep stdout for figures
     await check_stack(ctx)
     (ROOT / ".local").mkdir(exist_ok=True)
+    results: dict[str, Any] = {}
     try:
-        results = await measure(args, ctx, plan_of(args))
+        await measure(args, ctx, plan_of(args), results)
+    except BaseException as exc:
+        results["aborted"] = repr(exc)[:500]
+        raise
     finally:
         say("cleaning up the bench's databases and topics")
         await ctx.cleanup()
-    results["table"] = [
-        dict(zip(("figure", "value", "goal", "verdict"), r, strict=True))
-        for r in report.rows(results)
-    ]
-    results["service_logs"] = str(ctx.workdir)
-    Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n")
+        write(args.out, ctx, results)
     print(report.table(results))
     print()
     print(report.profile_text(results.get("profile", {})))

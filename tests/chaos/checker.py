@@ -114,7 +114,7 @@ def check(
     now: datetime,
     max_pending: Mapping[str, timedelta],
     grace: timedelta = timedelta(seconds=10),
-    views: Mapping[str, Event | None] | None = None,
+    views: Mapping[str, Mapping[str, Any] | None] | None = None,
     audit_ok: bool | None = None,
 ) -> Report:
     """Every check over one run. `views` are /packets/{id} bodies (None for a 404)."""

@@ -6,9 +6,10 @@ few seconds and always restart the server (here too, should a test die half-way)
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +27,24 @@ LOGS = Path(tempfile.gettempdir()) / "release-gate-chaos"
 
 
 @pytest.fixture(scope="session")
-def chaos_governance(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("chaos-gov") / "lanes.yaml"
+def chaos_governance() -> Iterator[Path]:
+    # Not in pytest's tmp dirs either: another suite's session may rotate them away while a
+    # service started by this one still polls the file.
+    path = LOGS / f"lanes-{os.getpid()}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(governance_yaml(f"PT{int(FAST_PENDING.total_seconds())}S"))
-    return path
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def quiet_kafka_clients() -> None:
+    """The harness's own clients complain through every broker outage, which is the point."""
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
 
 
 @pytest.fixture
-async def chaos(chaos_governance: Path, tmp_path: Path) -> AsyncIterator[NewRun]:
+async def chaos(chaos_governance: Path) -> AsyncIterator[NewRun]:
     """`run = await chaos("name")`: a fault run, opened; closed (and restored) after."""
     runs: list[ChaosRun] = []
 

@@ -11,8 +11,10 @@ import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
@@ -89,14 +91,21 @@ class ChaosRun:
         task.add_done_callback(lambda _: self.mark("streamed"))
         return task
 
-    def check(self, grace: timedelta = timedelta(0), **kw: object) -> Report:
+    def check(
+        self,
+        grace: timedelta = timedelta(0),
+        views: Mapping[str, Mapping[str, Any] | None] | None = None,
+        audit_ok: bool | None = None,
+    ) -> Report:
+        """The verdict on everything produced and read so far, as of now."""
         return check(
             self.producer.sent,
             self.reader.outputs,
             now=utcnow(),
             max_pending=MAX_PENDING,
             grace=grace,
-            **kw,  # type: ignore[arg-type]
+            views=views,
+            audit_ok=audit_ok,
         )
 
     async def settle(self, within: float = 90) -> Report:
@@ -133,7 +142,7 @@ class ChaosRun:
         settled = await self.quiesce(within)
         self.mark("quiet")
         live = [s for s in self.services if s.proc and s.proc.poll() is None]
-        views: dict[str, dict[str, object] | None] = {}
+        views: dict[str, dict[str, Any] | None] = {}
         audit_ok: bool | None = None
         if live:
             audit = asyncio.create_task(asyncio.to_thread(live[0].cli, "audit", "verify"))
@@ -171,7 +180,7 @@ class ChaosRun:
         found = ", ".join(f"{n}x {error[:120]}" for error, n in errors.most_common())
         return f"processing failed {sum(errors.values())} times" + (f": {found}" if found else "")
 
-    async def views(self, svc: ServiceProcess) -> dict[str, dict[str, object] | None]:
+    async def views(self, svc: ServiceProcess) -> dict[str, dict[str, Any] | None]:
         """/packets/{id} of every packet the workload named (a 404 is None)."""
         ids = sorted(
             {
@@ -180,7 +189,7 @@ class ChaosRun:
                 if "packet_id" in item.data and not item.dead
             }
         )
-        found: dict[str, dict[str, object] | None] = {}
+        found: dict[str, dict[str, Any] | None] = {}
         gate = asyncio.Semaphore(8)
         async with httpx.AsyncClient(base_url=svc.url, timeout=30) as client:
 
@@ -199,16 +208,14 @@ class ChaosRun:
             await svc.kill()
         await self.reader.stop()
         await self.producer.stop()
-        if self.passed:  # keep a failed run's logs, topics and database for the post-mortem
-            await self._drop()
+        # Topics go whatever the verdict: every partition left behind slows the broker's
+        # recovery after a SIGKILL, for every suite. A failed run keeps its logs and database.
+        await self._delete_topics()
+        if self.passed:
+            await self._drop_database()
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    async def _drop(self) -> None:
-        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(self.mongodb_url)
-        try:
-            await client.drop_database(self.database)
-        finally:
-            await client.close()
+    async def _delete_topics(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await admin.start()
         try:
@@ -216,6 +223,13 @@ class ChaosRun:
             await admin.delete_topics(topics)
         finally:
             await admin.close()
+
+    async def _drop_database(self) -> None:
+        client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(self.mongodb_url)
+        try:
+            await client.drop_database(self.database)
+        finally:
+            await client.close()
 
 
 async def stop(svc: ServiceProcess) -> None:

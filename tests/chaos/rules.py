@@ -58,7 +58,7 @@ def _evidence_news(inputs: list[Input], revs: Mapping[tuple[str, int], Rev]) -> 
 
 # A decision that read the evidence just before a change was recorded may land just after
 # the change's first effect elsewhere; only a gap longer than this is a stale decision.
-STALE_SLACK = timedelta(milliseconds=500)
+STALE_SLACK = timedelta(seconds=1)
 
 
 def _stale(m: Mapping[str, Any], at: datetime, news: News) -> Iterable[str]:
@@ -159,7 +159,9 @@ def forwards(
 
 
 def audit_trail(
-    events: Mapping[str, Mapping[str, Event]], views: Mapping[str, Event | None], report: Report
+    events: Mapping[str, Mapping[str, Event]],
+    views: Mapping[str, Mapping[str, Any] | None],
+    report: Report,
 ) -> None:
     """Blocked forwards and refusals are facts in the packet's audit trail; chains verify."""
     facts: dict[str, list[Event]] = defaultdict(list)
