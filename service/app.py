@@ -159,9 +159,14 @@ async def until_available(
             await asyncio.sleep(min(0.2 * attempt, 2.0))
 
 
+BROKER_DEFAULT_MESSAGE_BYTES = 1_048_588  # Kafka's message.max.bytes default
+
+
 def dead_letter_bytes(settings: Settings) -> int:
-    """Room for the largest dead letter: the input base64-encoded plus its envelope."""
-    return settings.max_message_bytes * 4 // 3 + 64 * 1024
+    """Room for the largest dead letter: anything an input topic accepts (even input over
+    our own limit, which is dead-lettered too-large), base64-encoded, plus its envelope."""
+    largest = max(settings.max_message_bytes, BROKER_DEFAULT_MESSAGE_BYTES)
+    return largest * 4 // 3 + 64 * 1024
 
 
 async def create_topics(settings: Settings) -> None:

@@ -23,6 +23,7 @@ from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
     OperationFailure,
+    PyMongoError,
 )
 
 from service.adapters.mongo_store import DUPLICATE_KEY, MongoStore
@@ -67,18 +68,27 @@ class Context:
     def topics_of(self, prefix: str) -> list[str]:
         return [prefix + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS, bare.IN, bare.OUT)]
 
-    async def cleanup(self) -> None:
-        """Drop every database and topic this run made (the 1 M-fact database is GBs)."""
+    async def cleanup(self, within: float = 240) -> list[str]:
+        """Drop every database and topic this run made (the 1 M-fact database is GBs).
+
+        FerretDB drops a database only after the scans still running on it end (a killed
+        service leaves some behind), so the wait is bounded; names still there are returned.
+        """
         if self.keep:
-            return
+            return []
+        await delete_topics(self.bootstrap, [t for p in self.prefixes for t in self.topics_of(p)])
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.mongodb_url)
+        left: list[str] = []
         try:
-            for name in self.databases:
-                with contextlib.suppress(Exception):
-                    await client.drop_database(name)
+            existing = set(await client.list_database_names())
+            for name in (n for n in self.databases if n in existing):
+                try:
+                    await asyncio.wait_for(client.drop_database(name), within)
+                except (TimeoutError, PyMongoError):
+                    left.append(name)
         finally:
             await client.close()
-        await delete_topics(self.bootstrap, [t for p in self.prefixes for t in self.topics_of(p)])
+        return left
 
 
 def database_of(prefix: str) -> str:

@@ -171,14 +171,17 @@ async def main(args: argparse.Namespace) -> int:
         results["aborted"] = repr(exc)[:500]
         raise
     finally:
+        write(args.out, ctx, results)  # before the clean-up, which can take minutes
+        if "aborted" not in results:
+            print(report.table(results))
+            print()
+            print(report.profile_text(results.get("profile", {})))
+            print(f"\nmachine: {json.dumps(results.get('machine'))}")
+            print(f"results: {args.out}; service logs: {ctx.workdir}", flush=True)
         say("cleaning up the bench's databases and topics")
-        await ctx.cleanup()
-        write(args.out, ctx, results)
-    print(report.table(results))
-    print()
-    print(report.profile_text(results.get("profile", {})))
-    print(f"\nmachine: {json.dumps(results['machine'])}")
-    print(f"results: {args.out}; service logs: {ctx.workdir}")
+        left = await ctx.cleanup()
+        if left:
+            say(f"still dropping in the store (it finishes its scans first): {', '.join(left)}")
     return 0
 
 

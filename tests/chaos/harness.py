@@ -108,7 +108,7 @@ class ChaosRun:
             audit_ok=audit_ok,
         )
 
-    async def settle(self, within: float = 90) -> Report:
+    async def settle(self, within: float = 120) -> Report:
         """Until nothing is outstanding: every input accounted for, nothing due soon."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
@@ -126,7 +126,7 @@ class ChaosRun:
             assert loop.time() < deadline, f"group {group} did not consume every input"
             await asyncio.sleep(0.5)  # committed offsets are polled: there is no event
 
-    async def quiesce(self, within: float = 90) -> Report:
+    async def quiesce(self, within: float = 120) -> Report:
         """Settle; then ask a late forward per packet (once) and settle again."""
         settled = await self.settle(within)
         self.mark("settled")
@@ -137,7 +137,7 @@ class ChaosRun:
             self.mark("late-forwards-settled")
         return settled
 
-    async def finish(self, within: float = 90) -> Report:
+    async def finish(self, within: float = 120) -> Report:
         """Quiesce, read the audit views and verify the chains, stop every instance, judge."""
         settled = await self.quiesce(within)
         self.mark("quiet")

@@ -12,12 +12,17 @@ import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import pytest
+
 from tests.chaos.checker import new_outputs
 from tests.chaos.harness import SESSION_TIMEOUT_S, ChaosRun, stop
 from tests.chaos.stack import outage
 from tests.chaos.workload import Plan
 
 NewRun = Callable[[str], Awaitable[ChaosRun]]
+# A broker restart alone can take a minute and a half on a loaded machine; a stuck run still
+# ends with its findings printed well before this.
+pytestmark = pytest.mark.timeout(420)
 
 
 async def test_the_service_killed_three_times_mid_stream_loses_and_forks_nothing(
@@ -71,7 +76,7 @@ async def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(chaos: N
         await asyncio.sleep(3)  # the broker stays down this long
     run.mark("kafka-answers")
     await play
-    report = await run.finish(within=120)
+    report = await run.finish()
     assert report.ok, report.details()
 
 
@@ -121,7 +126,7 @@ async def test_two_instances_racing_approvals_forwards_and_expiry_agree(chaos: N
     both = [run.service(group="a"), run.service(group="b")]
     await asyncio.gather(*(svc.start() for svc in both))
     plan = Plan(
-        packets=24,
+        packets=20,
         window=timedelta(seconds=8),  # released at once, expired 7 s after the approval
         forward_lags=(3, 36),  # 0.6 s and 7.2 s after the approval: around the expiry
         fast_every=3,  # a third in the lane whose pending revisions time out after 4 s
