@@ -68,9 +68,7 @@ class Driver:
     def __init__(self, bootstrap: str, prefix: str, partitions: int) -> None:
         self.prefix = prefix
         self.partitions = partitions
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=2
-        )
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
         self.consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             auto_offset_reset="earliest",

@@ -68,11 +68,12 @@ class Context:
     def topics_of(self, prefix: str) -> list[str]:
         return [prefix + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS, bare.IN, bare.OUT)]
 
-    async def cleanup(self, within: float = 240) -> list[str]:
+    async def cleanup(self, within: float = 60) -> list[str]:
         """Drop every database and topic this run made (the 1 M-fact database is GBs).
 
         FerretDB drops a database only after the scans still running on it end (a killed
-        service leaves some behind), so the wait is bounded; names still there are returned.
+        service leaves some behind, minutes long at 1 M facts), so the wait is bounded; the
+        names not yet gone are returned (FerretDB finishes a drop it has begun on its own).
         """
         if self.keep:
             return []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -142,10 +141,6 @@ class Sampler:
                 used = self._cpu(p) - self._cpu0.get(name, 0.0)
                 self.usage.cpu_percent[name] = 100.0 * used / max(wall, 1e-9)
         return self.usage
-
-
-def machine_load() -> tuple[float, float, float]:
-    return os.getloadavg()
 
 
 # What a log line says when the stack misbehaved under a measurement: an outage retry, a

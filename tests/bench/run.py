@@ -107,6 +107,15 @@ async def measure(
     }
     say(f"    {results['bare']['message'].get('events_per_second')} events/s")
 
+    if args.no_profile:
+        results["profile"] = {}
+    else:
+        say(f"4/6 profile: {plan.profile_lifecycles} lifecycles under py-spy and part timers")
+        results["profile"] = await phase(
+            ctx, "profile", lambda: phases.profiled(ctx, plan.profile_lifecycles, ROOT / ".local")
+        )
+    # Growth last: a killed service leaves store scans of the big database running for
+    # minutes, which would slow whatever came next (and delay dropping it).
     cloner = FactCloner()
     results["fact_documents"] = {
         "facts_per_packet": cloner.facts_per_packet,
@@ -118,7 +127,7 @@ async def measure(
         ("small", plan.small_facts, None, "gsmall"),
         ("big", plan.big_facts, plan.big_load_budget, "gbig"),
     ]
-    for step, (name, facts, budget, tag) in enumerate(sizes, start=4):
+    for step, (name, facts, budget, tag) in enumerate(sizes, start=5):
         limit = f" (as many as load in {budget:.0f} s)" if budget else ""
         say(f"{step}/6 growth: {facts:,} facts{limit}, then a {plan.growth_window} s window")
         try:
@@ -133,13 +142,6 @@ async def measure(
             f" {grown.get('events_per_second')} events/s"
         )
 
-    if args.no_profile:
-        results["profile"] = {}
-    else:
-        say(f"6/6 profile: {plan.profile_lifecycles} lifecycles under py-spy and part timers")
-        results["profile"] = await phase(
-            ctx, "profile", lambda: phases.profiled(ctx, plan.profile_lifecycles, ROOT / ".local")
-        )
     results["bench_seconds"] = round(time.perf_counter() - started, 1)
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 

@@ -43,14 +43,6 @@ class Lifecycle:
     forwards: tuple[Msg, Msg]
     forward_outputs: tuple[str, str]  # ids of the forward-allowed events they cause
 
-    @property
-    def manifest_event_id(self) -> str:
-        return f"{self.packet_id}@r1:released"
-
-    @property
-    def pending_event_id(self) -> str:
-        return f"{self.packet_id}@r1:pending"
-
 
 def _msg(topic: str, data: dict[str, Any], subject: str, event_id: str) -> Msg:
     value = json.dumps(envelope(topic, data, event_id, subject), separators=(",", ":"))
@@ -77,11 +69,6 @@ def lifecycles(count: int, tag: str) -> list[Lifecycle]:
     """`count` distinct lifecycles; output event ids are derived from these ids."""
     run = uuid.uuid4().hex[:6]
     return [lifecycle(f"BP-{tag}-{run}-{i:07d}") for i in range(count)]
-
-
-def expected_outputs(lc: Lifecycle) -> int:
-    """pending, approved, released (packet-lifecycle), the manifest and 2 forward-allowed."""
-    return 6
 
 
 # --- stored facts for the growth runs -------------------------------------------------
