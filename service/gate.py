@@ -9,14 +9,14 @@ again, one command at a time, on the reloaded log.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from service.adapters.store import FactStore, Projection, SeqTaken
 from service.domain.commands import Command
-from service.domain.decide import Decision, decide
+from service.domain.decide import Decision, Evidence, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance
 from service.domain.revision import Revision, fold_packet, parse_time, with_facts
@@ -57,7 +57,8 @@ class Gate:
         for _ in range(self.retries):
             facts = await self.store.load_packet(packet_id)
             packet = fold_packet(packet_id, facts)
-            decision = decide(packet_id, packet, command, self.clock(), self.governance())
+            evidence = await self._evidence([packet])
+            decision = decide(packet_id, packet, command, self.clock(), self.governance(), evidence)
             try:
                 await self.store.append(decision.facts)
             except SeqTaken:
@@ -75,12 +76,13 @@ class Gate:
             return []
         loaded = await self.store.load_packets(sorted({pid for pid, _ in items}))
         packets = {pid: fold_packet(pid, facts) for pid, facts in loaded.items()}
+        evidence = await self._evidence(packets.values())
         now, governance = self.clock(), self.governance()
         decisions: list[Decision] = []
         appended: list[Fact] = []
         ends: list[int] = []  # for item i, its facts end at appended[ends[i]]
         for packet_id, command in items:
-            decision = decide(packet_id, packets[packet_id], command, now, governance)
+            decision = decide(packet_id, packets[packet_id], command, now, governance, evidence)
             packets[packet_id] = with_facts(packets[packet_id], packet_id, decision.facts)
             decisions.append(decision)
             appended.extend(decision.facts)
@@ -96,13 +98,26 @@ class Gate:
         kept = appended[:lost_at]  # everything that is in the store now, ours to publish
         await self._settle({pid: packets[pid] for pid in settled}, kept, items[done:])
         observe_facts(self.metrics, kept, packets)
-        started = ends[done - 1] if done else 0
-        for i in range(done, len(items)):
-            first = decisions[i]
-            decisions[i] = await self.run(*items[i], ours=kept)
-            if i == done and lost_at > started:  # part of it was ours: it was not a duplicate
-                decisions[i] = replace(decisions[i], outcome=first.outcome)
+        if done < len(items):
+            started = ends[done - 1] if done else 0
+            first = decisions[done]
+            decisions[done] = await self.run(*items[done], ours=kept)
+            if lost_at > started:  # part of it was ours: it was not a duplicate
+                decisions[done] = replace(decisions[done], outcome=first.outcome)
+            # The rest is decided again as a batch on the reloaded logs.
+            decisions[done + 1 :] = await self.run_many(items[done + 1 :])
         return decisions
+
+    async def _evidence(self, packets: Iterable[Mapping[int, Revision]]) -> Evidence:
+        """The newest announced versions of what the live revisions cite (one query)."""
+        keys = {
+            (kind, ref)
+            for packet in packets
+            for rev in packet.values()
+            if rev.created and not rev.terminal
+            for kind, ref, _ in rev.cites()
+        }
+        return await self.store.evidence_versions(sorted(keys)) if keys else {}
 
     async def _settle(
         self,

@@ -7,7 +7,7 @@ here relies on a filtered update as a compare-and-set (FerretDB's is read-then-w
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,19 @@ def from_doc(doc: Mapping[str, Any]) -> Fact:
     obj["data"] = json.loads(obj["data"])
     obj["outbox"] = json.loads(obj["outbox"])
     return Fact.from_json(obj)
+
+
+async def upserting(write: Callable[[], Awaitable[object]], attempts: int = 5) -> None:
+    """An upsert, again if it collided. FerretDB's upsert is find-then-insert: two writers
+    upserting a new _id at once collide (E11000, sometimes a reply without nModified that
+    PyMongo reports as KeyError); the retry finds the document and replaces it."""
+    for attempt in range(attempts):
+        try:
+            await write()
+            return
+        except (DuplicateKeyError, BulkWriteError, KeyError):
+            if attempt == attempts - 1:
+                raise
 
 
 def _record(doc: Mapping[str, Any]) -> EvidenceRecord:
@@ -122,7 +135,7 @@ class MongoStore:
             for row in rows
         ]
         if ops:
-            await self.revisions.bulk_write(ops, ordered=False)
+            await upserting(lambda: self.revisions.bulk_write(ops, ordered=False))
 
     async def due_packets(self, now: datetime, limit: int) -> list[str]:
         cursor = self.revisions.find({"next_due": {"$lte": now}}, {"packet_id": 1}).limit(limit)
@@ -160,7 +173,7 @@ class MongoStore:
             "history": history,
         }
         # Events of one (kind, ref) share a partition key, so one consumer writes this doc.
-        await self.evidence.replace_one({"_id": key}, doc, upsert=True)
+        await upserting(lambda: self.evidence.replace_one({"_id": key}, doc, upsert=True))
         return _record(doc)
 
     async def evidence_versions(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from service.domain.commands import (
     ApprovalDecided,
     Command,
     EvidenceChanged,
+    EvidenceVersion,
     FeedbackReceived,
     ForwardRequested,
     PacketReady,
@@ -25,6 +27,8 @@ from service.domain.revision import Packet, newest_created
 from service.domain.states import RevisionState as S
 from service.domain.work import Work
 
+Evidence = Mapping[tuple[str, str], EvidenceVersion]
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -34,10 +38,21 @@ class Decision:
 
 
 def decide(
-    packet_id: str, packet: Packet, command: Command, now: datetime, governance: Governance
+    packet_id: str,
+    packet: Packet,
+    command: Command,
+    now: datetime,
+    governance: Governance,
+    evidence: Evidence | None = None,
 ) -> Decision:
+    """`evidence`: the newest announced version of what the packet's revisions cite. A
+    revision citing an older one is superseded before anything else can act on it."""
     work = Work(packet_id, packet, now, command.event_id)
     seen = work.seen(command.event_id)
+    known = dict(evidence or {})
+    if isinstance(command, PacketReady):
+        known.update(command.evidence)
+    _supersede_stale_evidence(work, known)
     advance(work, governance)
     dead: tuple[str, str] | None = None
     duplicate = seen
@@ -72,7 +87,7 @@ def _packet_ready(
     if not existing.created:
         _create(work, cmd, governance)
     _supersede_older(work)
-    _supersede_stale_evidence(work, cmd)
+    _supersede_stale_evidence(work, cmd.evidence)
     return None, duplicate
 
 
@@ -122,13 +137,13 @@ def _supersede_older(work: Work) -> None:
             )
 
 
-def _supersede_stale_evidence(work: Work, cmd: PacketReady) -> None:
-    """A revision citing a version older than one already announced is stale on arrival."""
+def _supersede_stale_evidence(work: Work, evidence: Evidence) -> None:
+    """A revision citing a version older than one already announced is stale."""
     for number, rev in sorted(work.revs.items()):
         if not rev.created or rev.terminal:
             continue
         for kind, ref, version in rev.cites():
-            latest = cmd.evidence.get((kind, ref))
+            latest = evidence.get((kind, ref))
             if latest is not None and latest.version != version:
                 detail = f"{kind} {ref} {version} -> {latest.version}"
                 work.transition(number, "superseded", S.SUPERSEDED, "evidence-changed", detail)

@@ -12,6 +12,7 @@ import base64
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
@@ -59,6 +60,10 @@ async def retrying(rt: Runtime, work: Callable[[], Awaitable[T]], what: str) -> 
 
 async def dead_letter(rt: Runtime, record: ConsumerRecord, kind: str, detail: str) -> None:
     topic = logical_topic(record.topic, rt.settings.topic_prefix)
+    # The record's own timestamp, not the clock: a dead letter re-emitted after a
+    # redelivery must be the same event, byte for byte, under the same id.
+    stamp = getattr(record, "timestamp", None)
+    received = datetime.fromtimestamp(stamp / 1000, UTC) if stamp and stamp > 0 else rt.clock()
     key = record.key.decode("utf-8", "replace") if isinstance(record.key, bytes) else None
     value = record.value if isinstance(record.value, bytes) else b""
     data = {
@@ -69,13 +74,13 @@ async def dead_letter(rt: Runtime, record: ConsumerRecord, kind: str, detail: st
         "raw_value": base64.b64encode(value).decode(),
         "error_kind": kind,
         "error_detail": detail,
-        "received_at": format_time(rt.clock()),
+        "received_at": format_time(received),
     }
     event_id = f"dead-letter:{topic}:{record.partition}:{record.offset}"
     subject = f"{topic}/{record.partition}/{record.offset}"
 
     async def send() -> None:
-        event = make_event("dead-letter", event_id, subject, rt.clock(), data)
+        event = make_event("dead-letter", event_id, subject, received, data)
         await (await rt.sender.send("dead-letter", key or "", event))
 
     try:

@@ -14,7 +14,7 @@ from service.settings import INPUT_TOPICS
 from tests.e2e.steps import marker
 from tests.support.bus import Bus
 from tests.support.events import governance_yaml
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, drop_topics
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
@@ -51,6 +51,7 @@ async def service(
     await svc.start()
     yield svc
     await svc.stop()
+    await drop_topics(BOOTSTRAP, prefix)
 
 
 @pytest.fixture(scope="module")

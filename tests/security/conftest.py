@@ -19,7 +19,7 @@ import pytest
 from tests.security.attacks import TIGHT_LIMIT, security_governance
 from tests.support.bus import Bus
 from tests.support.events import approval, forward, new_id, packet
-from tests.support.service import ServiceProcess
+from tests.support.service import ServiceProcess, drop_topics
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 HERE = Path(__file__).resolve().parent
@@ -63,6 +63,9 @@ async def services(
         yield default, tight
     finally:
         await asyncio.gather(default.stop(), tight.stop())
+        bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        for svc in (default, tight):
+            await drop_topics(bootstrap, svc.env["TOPIC_PREFIX"])
 
 
 async def _warm_bus(service: ServiceProcess) -> AsyncIterator[Bus]:
