@@ -73,7 +73,7 @@ def test_parse_manifest_id_refuses_what_manifest_id_never_builds(value: str) -> 
     assert parse_manifest_id(value) is None
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     packet_id=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,40}", fullmatch=True),
     revision=st.integers(min_value=1, max_value=2**53 - 1),

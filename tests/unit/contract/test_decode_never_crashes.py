@@ -24,13 +24,13 @@ def decodes_or_refuses(raw: bytes, topic: str) -> None:
         decode(raw, topic)
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(raw=st.binary(max_size=200), topic=st.sampled_from(INPUT_TYPES))
 def test_arbitrary_bytes_are_decoded_or_refused(raw: bytes, topic: str) -> None:
     decodes_or_refuses(raw, topic)
 
 
-@settings(max_examples=200)
+@settings(max_examples=100)
 @given(
     where=st.sampled_from(["envelope", "data", "option", "evidence"]),
     key=st.sampled_from(["specversion", "time", "type", "revision", "option_id", "kind", "x"]),

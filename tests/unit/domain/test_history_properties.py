@@ -90,7 +90,7 @@ class Reference:
 def make_approval(
     revision: int, variant: str, now: datetime, n: int
 ) -> tuple[dict[str, Any], bool]:
-    packet = packet_data(revision)
+    packet = cached_packet(revision, False)
     start, end = now - timedelta(minutes=1), now + timedelta(days=2)
     kwargs: dict[str, Any] = {"valid_from": start, "valid_until": end, "decision_id": f"AD-{n}"}
     table: dict[str, dict[str, Any]] = {
@@ -119,11 +119,10 @@ def command_for(s: tuple[Any, ...], now: datetime, n: int, ref: Reference) -> Co
     kind = s[0]
     if kind == "ready":
         _, revision, conflicting = s
-        body = {"variant": "conflict"} if conflicting else None
         evidence = {k: EvidenceVersion(v, "e") for k, v in ref.evidence.items()}
         ref.created_at.setdefault(revision, n)
         ref.newest = max(ref.newest, revision)
-        return PacketReady(f"ready-{n}", packet_data(revision, body=body), evidence)
+        return PacketReady(f"ready-{n}", cached_packet(revision, conflicting), evidence)
     if kind == "approve":
         revision = s[1] or ref.newest
         data, genuine = make_approval(revision, s[2], now, n)
@@ -154,6 +153,12 @@ def command_for(s: tuple[Any, ...], now: datetime, n: int, ref: Reference) -> Co
         }
         return ForwardRequested(f"fr-{n}", data)
     return Tick()
+
+
+@functools.cache
+def cached_packet(revision: int, conflicting: bool) -> dict[str, Any]:
+    """Hashing a packet is the slow part of building one; nothing mutates them."""
+    return packet_data(revision, body={"variant": "conflict"} if conflicting else None)
 
 
 @functools.cache
@@ -193,7 +198,7 @@ def test_random_histories_keep_every_invariant(steps: list[tuple[Any, ...]]) -> 
                         and a["decision_id"] == data["decision_id"]
                     ]
                     assert approvals, "released without a genuine owner approval"
-                    packet = packet_data(revision)
+                    packet = cached_packet(revision, False)
                     cited = {(e["kind"], e["ref"]): e["version"] for e in packet["evidence_refs"]}
                     for key, version in ref.evidence.items():
                         assert cited.get(key, version) == version, "released on stale evidence"
