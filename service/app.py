@@ -100,7 +100,16 @@ class Service:
         watcher = GovernanceWatcher(s.governance_file, on_error=self._governance_refused)
         self.watcher = watcher
         self.metrics.init_lanes(watcher.current.lanes)
-        self.client = AsyncMongoClient(s.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000)
+        self.client = AsyncMongoClient(
+            s.mongodb_url,
+            tz_aware=True,
+            serverSelectionTimeoutMS=5000,
+            # No store call may hang forever: a dead connection must become an error
+            # the retry loop sees, not an await that never returns.
+            socketTimeoutMS=30_000,
+            connectTimeoutMS=5_000,
+            waitQueueTimeoutMS=30_000,
+        )
         store = MongoStore(self.client[s.mongodb_database])
         await until_available(self.log, "store", store.ensure_indexes)
         await until_available(self.log, "kafka", lambda: create_topics(s))

@@ -17,13 +17,18 @@ from service.governance_file import GovernanceWatcher
 from service.runtime import Runtime
 from service.settings import INPUT_TOPICS
 
+STEP_TIMEOUT = 60.0
+
 
 async def forever(
     rt: Runtime, name: str, interval: float, step: Callable[[], Awaitable[None]]
 ) -> None:
     while True:
         try:
-            await step()
+            # A step that hangs must not stop the loop for good: every step is idempotent.
+            await asyncio.wait_for(step(), timeout=STEP_TIMEOUT)
+        except TimeoutError:
+            rt.log.warning(f"{name} step timed out after {STEP_TIMEOUT}s; starting over")
         except TRANSIENT_ERRORS as exc:
             dependency = dependency_of(exc)
             rt.metrics.infra_retries.labels(dependency=dependency).inc()

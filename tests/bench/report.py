@@ -119,6 +119,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         )
     )
+    dups, seen = sat.get("duplicate_outputs"), sat.get("outputs_seen")
+    out.append(
+        ("  outputs published again (same id) / distinct outputs", f"{dups} / {seen}", "", "")
+    )
+    cpu = sat.get("cpu_percent_of_one_core", {})
+    out.append(
+        (
+            "  CPU while saturated, % of one core: service / store / kafka / bench",
+            " / ".join(_num(cpu.get(k), digits=0) for k in ("service", "store", "kafka", "bench")),
+            "",
+            "",
+        )
+    )
     p99 = half.get("approval_to_manifest_p99_ms")
     out.append(
         (
@@ -167,6 +180,21 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             _num(growth_ratio, digits=3),
             ">= 0.9 (at 1 M)",
             _verdict(None if growth_ratio is None else growth_ratio >= 0.9),
+        )
+    )
+    probe = "load_packet: find {packet_id}"
+    small_q = small.get("query_ms_at_this_size", {}).get(probe)
+    big_q = big.get("query_ms_at_this_size", {}).get(probe)
+    if isinstance(small_q, float | int) and big_n and small.get("facts_loaded"):
+        big_q = (
+            f"{big_q} (linear from 10 k: ~{small_q * big_n / small['facts_loaded'] / 1000:,.0f} s)"
+        )
+    out.append(
+        (
+            "one find {packet_id} on the facts at 10 k / at the big size (ms)",
+            f"{_num(small_q, digits=0) if isinstance(small_q, float | int) else small_q} / {big_q}",
+            "",
+            "",
         )
     )
     out.append(
