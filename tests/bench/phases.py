@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -90,6 +91,25 @@ class Context:
         finally:
             await client.close()
         return left
+
+
+async def clean_all(ctx: Context) -> list[str]:
+    """Every bench_<run>_* database and bench-<run>-* topic, whichever run made it."""
+    pattern = re.compile(r"bench[_-][0-9a-f]{6}[_-]")
+    admin = AIOKafkaAdminClient(bootstrap_servers=ctx.bootstrap)
+    await admin.start()
+    try:
+        topics = [t for t in await admin.list_topics() if pattern.match(t)]
+    finally:
+        await admin.close()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ctx.mongodb_url)
+    try:
+        names = [n for n in await client.list_database_names() if pattern.match(n)]
+    finally:
+        await client.close()
+    ctx.databases, ctx.prefixes = names, []
+    await delete_topics(ctx.bootstrap, topics)
+    return await ctx.cleanup(within=300)
 
 
 def database_of(prefix: str) -> str:

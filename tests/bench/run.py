@@ -67,6 +67,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lifecycles", type=int, default=0, help="saturation run size")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
     parser.add_argument("--keep", action="store_true", help="keep the databases and topics")
+    parser.add_argument(
+        "--clean",
+        action="store_true",
+        help="only drop what earlier bench runs left (bench_* databases, bench-* topics)",
+    )
     return parser.parse_args(argv)
 
 
@@ -165,6 +170,8 @@ async def main(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(filename=ctx.bench_log, level=logging.WARNING)  # keep stdout for figures
     await check_stack(ctx)
+    if args.clean:
+        return await clean(ctx)
     (ROOT / ".local").mkdir(exist_ok=True)
     results: dict[str, Any] = {}
     try:
@@ -183,8 +190,18 @@ async def main(args: argparse.Namespace) -> int:
         say("cleaning up the bench's databases and topics")
         left = await ctx.cleanup()
         if left:
-            say(f"still dropping in the store (it finishes its scans first): {', '.join(left)}")
+            say(
+                f"not dropped yet (the store finishes a killed service's scans first):"
+                f" {', '.join(left)}; later: python -m tests.bench.run --clean"
+            )
     return 0
+
+
+async def clean(ctx: phases.Context) -> int:
+    """Drop every bench database and topic: for leftovers of interrupted or slow clean-ups."""
+    left = await phases.clean_all(ctx)
+    say("nothing left" if not left else f"still there: {', '.join(left)}")
+    return 0 if not left else 1
 
 
 if __name__ == "__main__":
