@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from service.adapters.outbox import encode
 from service.settings import Settings
@@ -40,11 +41,19 @@ class Watcher:
 
     async def start(self) -> None:
         await self.consumer.start()
-        await self.consumer.topics()  # refresh metadata so partitions_for_topic knows them
-        parts = []
-        for topic in self.topics:
-            for p in sorted(self.consumer.partitions_for_topic(topic) or []):
-                parts.append(TopicPartition(topic, p))
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(self.topics)
+        finally:
+            await admin.close()
+        parts = [
+            TopicPartition(topic["topic"], part["partition"])
+            for topic in described
+            for part in topic.get("partitions", [])
+        ]
+        if not parts:
+            raise TimeoutError(f"none of {self.topics} exists yet; is the service running?")
         self.consumer.assign(parts)
         await self.consumer.seek_to_end(*parts)
         for tp in parts:  # resolve positions now, so nothing produced later is skipped

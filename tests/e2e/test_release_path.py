@@ -1,4 +1,6 @@
-"""The main path through the running service: ready, approve, release, forward."""
+"""The main path through the running service: ready, approve, release, forward, demo."""
+
+import asyncio
 
 from tests.support.bus import Bus
 from tests.support.events import approval, forward, new_id, packet
@@ -57,3 +59,13 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_proces
     )[0]
     assert dead["data"]["source_topic"] == "packet-ready"
     await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
+
+
+async def test_the_demo_command_plays_the_seed_scenario_end_to_end(service: ServiceProcess) -> None:
+    result = await asyncio.to_thread(service.cli, "demo")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "reason: bad-signature" in out
+    assert "blocked requests kept visible: ['multi-quarter-fee-holiday'" in out
+    assert "reason: outside-audience" in out
+    assert "blocked_recipients: ['user:someone@partner']" in out
