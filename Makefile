@@ -40,7 +40,7 @@ test-unit: venv
 
 # Starts whatever part of the stack is not running, runs everything, stops what it started.
 test: venv lint promtool-test
-	$(STACK) run -- $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(STACK) run -- $(PY) -m pytest -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 run: venv stack-up
 	$(PY) -m service run

@@ -27,7 +27,6 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("domain (decide, fold, facts)", ("service/domain/",)),
     ("service glue (gate, handlers, adapters)", ("service/",)),
     ("uvicorn / HTTP", ("/uvicorn/", "/h11/", "/httptools/")),
-    ("asyncio event loop", ("/asyncio/",)),
 ]
 IDLE = "event loop idle (waiting on store/broker I/O)"
 
@@ -82,13 +81,19 @@ def _is_idle(frames: Stack) -> bool:
 
 
 def component_of(frames: Stack) -> str:
+    """The first library or layer above the leaf, looking through asyncio's own frames (a
+    socket write belongs to whoever wrote) and stopping at the loop (above is start-up)."""
     if _is_idle(frames):
         return IDLE
     for frame in reversed(frames[1:]):
+        if "run_forever (" in frame:
+            break
+        if "/asyncio/" in frame or "selectors.py" in frame:
+            continue
         for name, needles in COMPONENTS:
             if any(n in frame for n in needles):
                 return name
-    return "other (interpreter, stdlib)"
+    return "asyncio event loop" if any("/asyncio/" in f for f in frames) else "other"
 
 
 def _short(frame: str) -> str:

@@ -46,7 +46,7 @@ class Plan:
 
 def plan_of(args: argparse.Namespace) -> Plan:
     if args.quick:
-        plan = Plan(60, 8, 600, 10_000, 30_000, 60, 12, 30, 3)
+        plan = Plan(60, 8, 400, 10_000, 30_000, 60, 10, 30, 3)
     else:
         budget = None if args.full else LOAD_BUDGET_SECONDS
         plan = Plan(200, 30, 3000, 10_000, MILLION, budget, 60, 100, 10)
