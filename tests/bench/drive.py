@@ -42,6 +42,7 @@ class RunResult:
     outputs_seen: int = 0
     duplicates: int = 0  # outputs seen again (re-published by the service), not counted
     complete: bool = False
+    stalled: bool = False  # no output for the stall time: the run was abandoned
 
     @property
     def wall(self) -> float:
@@ -109,11 +110,13 @@ class Driver:
         rate: float | None = None,
         timeout: float = 600.0,
         window: float | None = None,
+        stall: float | None = 60.0,
     ) -> RunResult:
         """Push `lcs` through; `rate` in input events/s paces packet-ready (None: all at once).
 
         `window` ends the run after that many seconds whatever is still in flight (for
         runs too slow to finish); `complete` says whether every expected output arrived.
+        `stall` ends it when no new output came for that long (a wedged store, say).
         """
         by_id = {lc.packet_id: lc for lc in lcs}
         forward_outputs = {o for lc in lcs for o in lc.forward_outputs}
@@ -139,10 +142,16 @@ class Driver:
         result.started = time.perf_counter()
         feeder = asyncio.create_task(feed())
         limit = result.started + (window if window is not None else timeout)
+        progress = result.started
         try:
             while len(seen) < expected and time.perf_counter() < limit:
                 batch = await self.consumer.getmany(timeout_ms=200)
                 now = time.perf_counter()
+                if batch:
+                    progress = now
+                elif stall is not None and now - progress > stall:
+                    result.stalled = True
+                    break
                 for tp, records in batch.items():
                     topic = tp.topic[len(self.prefix) :]
                     for rec in records:

@@ -82,8 +82,7 @@ class Context:
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.mongodb_url)
         left: list[str] = []
         try:
-            existing = set(await client.list_database_names())
-            for name in (n for n in self.databases if n in existing):
+            for name in self.databases:  # no listDatabases: one wedged database hangs it
                 try:
                     await asyncio.wait_for(client.drop_database(name), within)
                 except (TimeoutError, PyMongoError):
@@ -104,7 +103,8 @@ async def clean_all(ctx: Context) -> list[str]:
         await admin.close()
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ctx.mongodb_url)
     try:
-        names = [n for n in await client.list_database_names() if pattern.match(n)]
+        listed = await asyncio.wait_for(client.list_database_names(), 30)
+        names = [n for n in listed if pattern.match(n)]
     finally:
         await client.close()
     ctx.databases, ctx.prefixes = names, []
@@ -173,7 +173,7 @@ async def instance(
 
 
 async def warm_up(driver: Driver) -> RunResult:
-    return await driver.run(lifecycles(2, "warm"), timeout=120)
+    return await driver.run(lifecycles(2, "warm"), timeout=120)  # stalls after 60 s
 
 
 def summarize(run: RunResult) -> dict[str, Any]:
@@ -191,6 +191,7 @@ def summarize(run: RunResult) -> dict[str, Any]:
         "outputs_seen": run.outputs_seen,
         "duplicate_outputs": run.duplicates,
         "unexpected_outputs": run.unexpected,
+        "stalled": run.stalled,
     }
 
 
@@ -232,9 +233,9 @@ async def saturation(ctx: Context, count: int) -> dict[str, Any]:
         watch = LogWatch(svc.log_path, ctx.bench_log)
         sampler = Sampler(sampled_pids(svc.pid))
         sampler.start()
-        run = await driver.run(lifecycles(count, "sat"), timeout=900)
+        run = await driver.run(lifecycles(count, "sat"), timeout=120 + 2 * count)
         usage = await sampler.stop()
-        disturbed = watch.count()
+        disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
         hwm = vm_hwm_bytes(svc.pid)
         metrics = (await svc.get("/metrics")).text
     return {
@@ -262,7 +263,7 @@ async def half_rate(ctx: Context, saturated_eps: float, seconds: float) -> dict[
         sampler.start()
         run = await driver.run(lifecycles(count, "half"), rate=rate, timeout=seconds * 6 + 60)
         usage = await sampler.stop()
-        disturbed = watch.count()
+        disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
     return {
         **info,
         "target_events_per_second": round(rate, 2),
@@ -471,7 +472,7 @@ async def growth(
             watch = LogWatch(svc.log_path, ctx.bench_log)
             sampler = Sampler(sampled_pids(svc.pid))
             sampler.start()
-            run = await driver.run(lifecycles(400, tag), timeout=window, window=window)
+            run = await driver.run(lifecycles(400, tag), window=window, stall=None)
             usage = await sampler.stop()
             disturbed = watch.count()
         return {
@@ -500,9 +501,11 @@ async def profiled(ctx: Context, count: int, out_dir: Path) -> dict[str, Any]:
     ):
         await warm_up(driver)
         pid = svc.pid
+        watch = LogWatch(svc.log_path, ctx.bench_log)
         spy = profile.start_py_spy(pid, raw_path)
-        run = await driver.run(lifecycles(count, "prof"), timeout=900)
+        run = await driver.run(lifecycles(count, "prof"), timeout=120 + 2 * count)
         profile.stop_py_spy(spy)
+        disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
         handled = handler_metrics((await svc.get("/metrics")).text)
     processed = int(sum(h["messages"] for h in handled.values()))  # warm-up included, as timers
     stats = profile.load_stats(stats_path)
@@ -513,5 +516,6 @@ async def profiled(ctx: Context, count: int, out_dir: Path) -> dict[str, Any]:
         "py_spy_raw": str(raw_path),
         "timers": stats,
         "messages_processed_by_service": processed,
+        "disturbed": disturbed,
         "summary": profile.summarize(samples, stats, processed, pid, len(run.inputs_done)),
     }

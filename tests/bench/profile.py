@@ -28,6 +28,7 @@ COMPONENTS: list[tuple[str, tuple[str, ...]]] = [
     ("service glue (gate, handlers, adapters)", ("service/",)),
     ("uvicorn / HTTP", ("/uvicorn/", "/h11/", "/httptools/")),
 ]
+RATE = 200  # py-spy samples per second (non-blocking: the service is not paused)
 IDLE = "event loop idle (waiting on store/broker I/O)"
 
 
@@ -36,7 +37,7 @@ def py_spy() -> str | None:
     return str(local) if local.exists() else shutil.which("py-spy")
 
 
-def start_py_spy(pid: int, out: Path, rate: int = 100) -> subprocess.Popen[bytes] | None:
+def start_py_spy(pid: int, out: Path, rate: int = RATE) -> subprocess.Popen[bytes] | None:
     exe = py_spy()
     if exe is None:
         return None
@@ -113,7 +114,7 @@ def summarize(
     processed: int,
     pid: int,
     sampled_events: int = 0,
-    rate: int = 100,
+    rate: int = RATE,
 ) -> dict[str, Any]:
     """Wall shares by component, top CPU functions, and the part timers per input event."""
     main = {s: n for s, n in stacks.items() if s and s[0].startswith(f"thread ({pid})")}
