@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -29,9 +30,10 @@ from service.handlers.consume import process_batch
 from service.health import Health
 from service.http import ASGIApp, router
 from service.logs import configure_logging
-from service.loops import Monitor, forever, governance_step, relay_step, scheduler_step
+from service.loops import Monitor, Scheduler, forever, governance_step, relay_step
 from service.metrics import Metrics
 from service.runtime import Runtime, utc_now
+from service.schedule import DueTimes
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
 
 
@@ -62,6 +64,7 @@ class Service:
         self.watcher: GovernanceWatcher | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
+        self.due = DueTimes(horizon=timedelta(seconds=120))
         self._rt: Runtime | None = None
         for topic in INPUT_TOPICS:
             self._subscribe(topic, HANDLERS[topic])
@@ -110,12 +113,19 @@ class Service:
             connectTimeoutMS=5_000,
             waitQueueTimeoutMS=30_000,
         )
-        store = MongoStore(self.client[s.mongodb_database])
+        store = MongoStore(self.client[s.mongodb_database], s.packet_cache_size)
         await until_available(self.log, "store", store.ensure_indexes)
         await until_available(self.log, "kafka", lambda: create_topics(s))
         self.outbox = KafkaOutbox(self.broker, store, s)
+        self.due = DueTimes(horizon=timedelta(seconds=2 * s.scan_interval_seconds))
         gate = Gate(
-            store, self.outbox, lambda: watcher.current, utc_now, self.metrics, s.conflict_retries
+            store,
+            self.outbox,
+            lambda: watcher.current,
+            utc_now,
+            self.metrics,
+            s.conflict_retries,
+            self.due,
         )
         self._rt = Runtime(
             s, store, gate, self.outbox, self.metrics, Health(self.metrics), self.log
@@ -126,8 +136,9 @@ class Service:
         s, rt = self.settings, self.rt
         assert self.watcher is not None
         self.monitor = Monitor(rt)
+        scheduler = Scheduler(rt, self.due)
         loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
-            ("scheduler", s.scheduler_interval_seconds, lambda: scheduler_step(rt)),
+            ("scheduler", s.scheduler_interval_seconds, scheduler.step),
             ("relay", s.relay_interval_seconds, lambda: relay_step(rt, self.outbox)),
             ("governance", s.governance_poll_seconds, governance_step(rt, self.watcher)),
             ("monitor", s.monitor_interval_seconds, self.monitor.step),

@@ -1,7 +1,8 @@
 """Commands for packets: load the logs, decide, append, project, publish, count.
 
 `run` handles one command; `run_many` handles a consumer batch with one load, one ordered
-append, one projection write, one publish and one mark for the whole batch (DESIGN §6).
+append, one projection and snapshot write, one publish and one mark for the whole batch
+(DESIGN §6).
 Facts of one revision go into a single *ordered* insert, so a lost race at seq n+1 can
 never leave n+2 standing on someone else's n+1; whatever follows a lost race is decided
 again, one command at a time, on the reloaded log.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 from service.adapters.store import FactStore, Projection, SeqTaken
@@ -19,12 +20,12 @@ from service.domain.commands import Command
 from service.domain.decide import Decision, Evidence, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance
-from service.domain.revision import Revision, fold_packet, parse_time, with_facts
+from service.domain.revision import Revision, fold_packet, with_facts
 from service.metrics import Metrics
 from service.observe import observe_facts
+from service.schedule import DueTimes
 
 Item = tuple[str, Command]  # (packet_id, command)
-PUBLISH_GRACE = timedelta(seconds=2)
 
 
 class Publisher(Protocol):
@@ -44,6 +45,7 @@ class Gate:
         clock: Callable[[], datetime],
         metrics: Metrics,
         retries: int = 10,
+        due: DueTimes | None = None,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -51,11 +53,17 @@ class Gate:
         self.clock = clock
         self.metrics = metrics
         self.retries = retries
+        self.due = due
 
     async def run(self, packet_id: str, command: Command, ours: Sequence[Fact] = ()) -> Decision:
         """One command; `ours` are facts this caller appended earlier and still publishes."""
-        for _ in range(self.retries):
-            facts = await self.store.load_packet(packet_id)
+        for attempt in range(self.retries):
+            # After a lost race, read the log itself (a scan on FerretDB) rather than the
+            # snapshot: a rival's facts on a revision number it skipped to are found too.
+            if attempt < 2:
+                facts = (await self.store.load_packets([packet_id]))[packet_id]
+            else:
+                facts = await self.store.load_packet(packet_id)
             packet = fold_packet(packet_id, facts)
             evidence = await self._evidence([packet])
             decision = decide(packet_id, packet, command, self.clock(), self.governance(), evidence)
@@ -66,7 +74,8 @@ class Gate:
                 self.metrics.store_conflicts.inc()
                 continue
             after = {packet_id: with_facts(packet, packet_id, decision.facts)}
-            await self._settle(after, [*ours, *decision.facts])
+            logs = {packet_id: [*facts, *decision.facts]}
+            await self._settle(after, logs, [*ours, *decision.facts])
             observe_facts(self.metrics, decision.facts, after)
             return decision
         raise AppendRaceLost(f"{packet_id}: lost {self.retries} append races in a row")
@@ -96,7 +105,9 @@ class Gate:
             done = next(i for i, end in enumerate(ends) if end > lost_at)
         settled = {pid for pid, _ in items[:done]}
         kept = appended[:lost_at]  # everything that is in the store now, ours to publish
-        await self._settle({pid: packets[pid] for pid in settled}, kept, items[done:])
+        for fact in kept:
+            loaded[fact.packet_id].append(fact)
+        await self._settle({pid: packets[pid] for pid in settled}, loaded, kept, items[done:])
         observe_facts(self.metrics, kept, packets)
         if done < len(items):
             started = ends[done - 1] if done else 0
@@ -122,25 +133,21 @@ class Gate:
     async def _settle(
         self,
         packets: Mapping[str, Mapping[int, Revision]],
+        logs: Mapping[str, Sequence[Fact]],
         ours: Sequence[Fact],
         unsettled: Sequence[Item] = (),
     ) -> None:
-        """Project; publish our facts and any left unpublished for longer than the grace
-        (a crash's leftovers). A fact another consumer appended a moment ago is its to
-        publish: taking it too would only send a duplicate. Packets to re-decide wait."""
+        """Project, snapshot, note due times, publish the facts this call appended. Facts a
+        crash left unpublished are the relay's (the outbox); packets to re-decide wait."""
         waiting = {pid for pid, _ in unsettled}
         ready = {pid: p for pid, p in packets.items() if pid not in waiting}
-        rows = [Projection.of(rev) for packet in ready.values() for rev in packet.values()]
-        if rows:
+        changed = [pid for pid in ready if any(f.packet_id == pid for f in ours)]
+        rows = [Projection.of(rev) for pid in changed for rev in ready[pid].values()]
+        if rows:  # projections and snapshots derive from the log alone: new facts only
             await self.store.save_projections(rows)
-        mine = {f.id for f in ours}
-        cutoff = self.clock() - PUBLISH_GRACE
-        await self.publisher.publish(
-            [
-                f
-                for packet in ready.values()
-                for rev in packet.values()
-                for f in rev.unpublished
-                if f.id in mine or parse_time(f.at) <= cutoff
-            ]
-        )
+            await self.store.save_snapshots({pid: logs[pid] for pid in changed})
+        if self.due is not None:
+            now = self.clock()
+            for pid, packet in ready.items():
+                self.due.note(pid, (rev.next_due() for rev in packet.values()), now)
+        await self.publisher.publish([f for f in ours if f.packet_id in ready])

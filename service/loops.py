@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -12,9 +13,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
 from service.contract.times import parse_time
 from service.domain.commands import Tick
-from service.gate import PUBLISH_GRACE, Publisher
+from service.gate import Publisher
 from service.governance_file import GovernanceWatcher
 from service.runtime import Runtime
+from service.schedule import DueTimes
 from service.settings import INPUT_TOPICS
 
 STEP_TIMEOUT = 60.0
@@ -41,13 +43,33 @@ async def forever(
         await asyncio.sleep(interval)
 
 
-async def scheduler_step(rt: Runtime) -> None:
-    """Drive every revision whose due time has come; several instances may race safely."""
-    for packet_id in await rt.store.due_packets(rt.clock(), limit=500):
-        decision = await rt.gate.run(packet_id, Tick())
-        for fact in decision.facts:
-            if fact.reason:
-                rt.metrics.scheduler_transitions.labels(reason=fact.reason).inc()
+class Scheduler:
+    """Drives every packet whose due time has come; several instances may race safely.
+
+    Due times come from the gate as it writes (service.schedule) and from a scan of the
+    projections at start and every `scan_interval_seconds` (what other instances wrote)."""
+
+    def __init__(self, rt: Runtime, due: DueTimes) -> None:
+        self.rt = rt
+        self.due = due
+        self.scanned: datetime | None = None
+
+    async def step(self) -> None:
+        rt = self.rt
+        now = rt.clock()
+        every = timedelta(seconds=rt.settings.scan_interval_seconds)
+        if self.scanned is None or now - self.scanned >= every:
+            self.due.merge(await rt.store.due_times(now + self.due.horizon))
+            self.scanned = now
+        for packet_id in self.due.take(now, limit=500):
+            decision = await rt.gate.run(packet_id, Tick())
+            for fact in decision.facts:
+                if fact.reason:
+                    rt.metrics.scheduler_transitions.labels(reason=fact.reason).inc()
+
+
+# A fact younger than this is its writer's to publish; the relay takes what a crash left.
+PUBLISH_GRACE = timedelta(seconds=2)
 
 
 async def relay_step(rt: Runtime, outbox: Publisher) -> None:
@@ -78,6 +100,7 @@ class Monitor:
         self.admin = AIOKafkaAdminClient(bootstrap_servers=servers)
         self.probe = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
         self.started = False
+        self.counted: datetime | None = None
 
     async def step(self) -> None:
         rt = self.rt
@@ -98,8 +121,13 @@ class Monitor:
                 meta = committed.get(tp)
                 position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
                 rt.metrics.set_partition_position(logical, tp.partition, ends[tp], position)
-        for state, count in (await rt.store.state_counts()).items():
-            rt.metrics.revisions.labels(state=state).set(count)
+        now = rt.clock()
+        if self.counted is None or (now - self.counted).total_seconds() >= max(
+            rt.settings.scan_interval_seconds, rt.settings.monitor_interval_seconds
+        ):  # a scan of the projections: on its own, slower cadence
+            for state, count in (await rt.store.state_counts()).items():
+                rt.metrics.revisions.labels(state=state).set(count)
+            self.counted = now
         rt.metrics.outbox_pending.set(await rt.store.count_unpublished())
 
     async def close(self) -> None:

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     batch_max_records: int = Field(default=200, ge=1)
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     relay_interval_seconds: float = Field(default=2.0, gt=0)
+    # Full scans of the projections (scheduler refresh, revision-state gauges): FerretDB
+    # reads every projection for them, so they run at this slower cadence.
+    scan_interval_seconds: float = Field(default=60.0, gt=0)
+    # Packets whose logs this instance keeps after writing them (loads still probe the store).
+    packet_cache_size: int = Field(default=5_000, ge=0)
     governance_poll_seconds: float = Field(default=2.0, gt=0)
     monitor_interval_seconds: float = Field(default=5.0, gt=0)
     conflict_retries: int = Field(default=10, ge=1)

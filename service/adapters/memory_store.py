@@ -32,8 +32,11 @@ class MemoryStore:
         found: dict[str, list[Fact]] = {p: [] for p in wanted}
         for fact in self.facts.values():
             if fact.packet_id in wanted:
-                found[fact.packet_id].append(fact)
+                found[fact.packet_id].append(replace(fact, published=True))
         return found
+
+    async def save_snapshots(self, logs: Mapping[str, Sequence[Fact]]) -> None:
+        return None
 
     async def append(self, facts: Sequence[Fact]) -> None:
         for fact in facts:
@@ -57,9 +60,12 @@ class MemoryStore:
         for row in rows:
             self.projections[row.id] = row
 
-    async def due_packets(self, now: datetime, limit: int) -> list[str]:
-        due = [p for p in self.projections.values() if p.next_due and p.next_due <= now]
-        return sorted({p.packet_id for p in due})[:limit]
+    async def due_times(self, until: datetime) -> dict[str, datetime]:
+        due: dict[str, datetime] = {}
+        for p in self.projections.values():
+            if p.next_due is not None and p.next_due <= until:
+                due[p.packet_id] = min(p.next_due, due.get(p.packet_id, p.next_due))
+        return due
 
     async def packets_citing(self, kind: str, ref: str) -> list[str]:
         key = f"{kind}:{ref}"

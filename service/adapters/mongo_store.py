@@ -2,35 +2,56 @@
 
 The one write that decides anything is the insert of seq n+1 under a unique _id; nothing
 here relies on a filtered update as a compare-and-set (FerretDB's is read-then-write).
+
+Every read and write on the hot path is a single-document `{_id: <string>}` operation:
+FerretDB's SQLite backend pushes only that filter down to an index and scans the whole
+table for any other, so a filter on `packet_id` or `published` costs time linear in the
+log. Hence four collections beside the projections:
+
+- `facts`     the log itself, one document per fact, `_id` = fact id (the decisive insert);
+- `packets`   one snapshot per packet: the facts it had after its last write, as JSON text.
+              A cache, never trusted alone: every load probes the next seq of each
+              revision (and the next revision) by `_id`, and follows any fact it finds;
+- `outbox`    one small entry per fact whose events are not yet published, written just
+              before the fact (`_id` = fact id + hash, so a writer that lost the race for
+              that seq cannot have its events sent: the relay checks the hash);
+- `evidence`  the newest announced version of each (kind, ref), `_id` = "kind:ref".
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from service.adapters.store import LIVE_STATES, EvidenceRecord, Projection, SeqTaken
+from service.contract.times import parse_time
 from service.domain.commands import EvidenceVersion
-from service.domain.facts import Fact
+from service.domain.facts import Fact, fact_id, group_by_revision
 
 Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
+# An outbox entry whose fact never appeared: its writer died between the two inserts.
+ORPHAN_AFTER = timedelta(minutes=10)
 
 
 def to_doc(fact: Fact) -> Doc:
     doc = fact.to_json()
     doc["_id"] = doc.pop("id")
+    del doc["published"]  # publication is the outbox's business, not the log's
     # Payloads are stored as JSON text: any JSON the contract allows (keys with dots or a
     # leading $, deep nesting) survives the store unchanged, so the chain re-verifies.
     doc["data"] = json.dumps(doc["data"], ensure_ascii=False)
     doc["outbox"] = json.dumps(doc["outbox"], ensure_ascii=False)
-    doc["published"] = not fact.outbox
     return doc
 
 
@@ -38,7 +59,47 @@ def from_doc(doc: Mapping[str, Any]) -> Fact:
     obj = dict(doc)
     obj["data"] = json.loads(obj["data"])
     obj["outbox"] = json.loads(obj["outbox"])
+    obj["published"] = True
     return Fact.from_json(obj)
+
+
+def snapshot_doc(packet_id: str, facts: Sequence[Fact]) -> Doc:
+    log = [{**f.hashed_content(), "hash": f.hash} for f in facts]
+    return {"_id": packet_id, "log": json.dumps(log, ensure_ascii=False)}
+
+
+def from_snapshot(doc: Mapping[str, Any] | None) -> list[Fact]:
+    if doc is None:
+        return []
+    return [Fact.from_json({**obj, "published": True}) for obj in json.loads(doc["log"])]
+
+
+def outbox_entry(fact: Fact) -> Doc:
+    return {
+        "_id": f"{fact.id}#{fact.hash}",
+        "fact": fact.id,
+        "hash": fact.hash,
+        "at": fact.at,
+        "packet_id": fact.packet_id,
+        "revision": fact.revision,
+        "seq": fact.seq,
+        "written": datetime.now(UTC),
+    }
+
+
+OUTBOX_ORDER = [(k, ASCENDING) for k in ("at", "packet_id", "revision", "seq")]
+
+
+def projection_doc(row: Projection) -> Doc:
+    return {
+        "_id": row.id,
+        "packet_id": row.packet_id,
+        "revision": row.revision,
+        "state": row.state,
+        "lane_id": row.lane_id,
+        "evidence": list(row.evidence),
+        "next_due": row.next_due,
+    }
 
 
 async def upserting(write: Callable[[], Awaitable[object]], attempts: int = 5) -> None:
@@ -54,6 +115,17 @@ async def upserting(write: Callable[[], Awaitable[object]], attempts: int = 5) -
                 raise
 
 
+async def insert_new(coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
+    """Insert, counting a document already there (same _id) as done."""
+    if not docs:
+        return
+    try:
+        await coll.insert_many(list(docs), ordered=False)
+    except BulkWriteError as err:
+        if any(e.get("code") != DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
+            raise
+
+
 def _record(doc: Mapping[str, Any]) -> EvidenceRecord:
     return EvidenceRecord(
         latest=EvidenceVersion(doc["version"], doc["event_id"]),
@@ -63,14 +135,21 @@ def _record(doc: Mapping[str, Any]) -> EvidenceRecord:
 
 
 class MongoStore:
-    def __init__(self, db: AsyncDatabase[Doc]) -> None:
+    def __init__(self, db: AsyncDatabase[Doc], cache_packets: int = 5_000) -> None:
+        # The logs this instance wrote last, newest last: a load starts from them instead
+        # of the stored snapshot, and probes past their end all the same.
+        self.recent: OrderedDict[str, list[Fact]] = OrderedDict()
+        self.cache_packets = cache_packets
         self.facts = db["facts"]
+        self.packets = db["packets"]
+        self.outbox = db["outbox"]
         self.revisions = db["revisions"]
         self.evidence = db["evidence"]
 
     async def ensure_indexes(self) -> None:
+        # For MongoDB proper (audit, projection queries); FerretDB's SQLite backend keeps
+        # them but plans none of those queries with them.
         await self.facts.create_index([("packet_id", ASCENDING), ("revision", ASCENDING)])
-        await self.facts.create_index([("published", ASCENDING)])
         await self.revisions.create_index([("next_due", ASCENDING)])
         await self.revisions.create_index([("evidence", ASCENDING)])
         await self.revisions.create_index([("lane_id", ASCENDING)])
@@ -79,17 +158,54 @@ class MongoStore:
         await self.facts.database.command("ping")
 
     async def load_packet(self, packet_id: str) -> list[Fact]:
+        """The log itself (a scan on FerretDB): for audit, the HTTP view and conflicts."""
         return [from_doc(d) async for d in self.facts.find({"packet_id": packet_id})]
 
     async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
-        found: dict[str, list[Fact]] = {p: [] for p in packet_ids}
-        async for doc in self.facts.find({"packet_id": {"$in": list(found)}}):
-            found[doc["packet_id"]].append(from_doc(doc))
+        """Recent logs or snapshots, completed by probing past their end: all by _id."""
+        found = {p: list(self.recent[p]) for p in packet_ids if p in self.recent}
+        cold = [p for p in packet_ids if p not in found]
+        docs = await asyncio.gather(*(self.packets.find_one({"_id": p}) for p in cold))
+        found.update({p: from_snapshot(d) for p, d in zip(cold, docs, strict=True)})
+        await asyncio.gather(*(self._complete(p, facts) for p, facts in found.items()))
         return found
+
+    async def _complete(self, packet_id: str, facts: list[Fact]) -> None:
+        """Append to `facts` whatever the log holds past the snapshot's end (a writer that
+        died before saving its snapshot, or a rival whose snapshot was overwritten)."""
+        logs = group_by_revision(facts)
+        newest = max(logs, default=0)
+        probes = [(rev, len(log) + 1) for rev, log in logs.items()] + [(newest + 1, 1)]
+        while probes:
+            docs = await asyncio.gather(
+                *(self.facts.find_one({"_id": fact_id(packet_id, r, s)}) for r, s in probes)
+            )
+            probes = []
+            for doc in docs:
+                if doc is None:
+                    continue
+                fact = from_doc(doc)
+                facts.append(fact)
+                probes.append((fact.revision, fact.seq + 1))
+                if fact.seq == 1:
+                    probes.append((fact.revision + 1, 1))
+
+    async def save_snapshots(self, logs: Mapping[str, Sequence[Fact]]) -> None:
+        ops = [ReplaceOne({"_id": p}, snapshot_doc(p, f), upsert=True) for p, f in logs.items()]
+        if ops:
+            await upserting(lambda: self.packets.bulk_write(ops, ordered=False))
+        for packet_id, facts in logs.items():
+            self.recent[packet_id] = [
+                f if f.published else replace(f, published=True) for f in facts
+            ]
+            self.recent.move_to_end(packet_id)
+        while len(self.recent) > self.cache_packets:
+            self.recent.popitem(last=False)
 
     async def append(self, facts: Sequence[Fact]) -> None:
         if not facts:
             return
+        await insert_new(self.outbox, [outbox_entry(f) for f in facts if f.outbox])
         docs = [to_doc(f) for f in facts]
         try:
             if len(docs) == 1:
@@ -97,49 +213,62 @@ class MongoStore:
             else:
                 await self.facts.insert_many(docs, ordered=True)
         except DuplicateKeyError as err:
-            raise SeqTaken(str(docs[0]["_id"])) from err
+            await self._forget(facts)
+            raise SeqTaken(facts[0].id) from err
         except BulkWriteError as err:
             first = err.details["writeErrors"][0]
             if first.get("code") != DUPLICATE_KEY:
                 raise
-            raise SeqTaken(str(docs[first["index"]]["_id"])) from err
+            await self._forget(facts[first["index"] :])
+            raise SeqTaken(facts[first["index"]].id) from err
+
+    async def _forget(self, lost: Sequence[Fact]) -> None:
+        """Outbox entries of facts that never entered the log (the relay would drop them)."""
+        ids = [outbox_entry(f)["_id"] for f in lost if f.outbox]
+        if ids:
+            await self.outbox.delete_many({"_id": {"$in": ids}})
 
     async def mark_published(self, fact_ids: Sequence[str]) -> None:
         if fact_ids:
-            await self.facts.update_many(
-                {"_id": {"$in": list(fact_ids)}}, {"$set": {"published": True}}
-            )
+            await self.outbox.delete_many({"fact": {"$in": list(fact_ids)}})
 
     async def unpublished(self, limit: int) -> list[Fact]:
-        cursor = self.facts.find({"published": False}).sort("at", ASCENDING).limit(limit)
-        return [from_doc(d) async for d in cursor]
+        """Facts whose entries are still there, oldest first. An entry whose fact holds
+        another hash lost its race: it goes. One whose fact never came goes after a while."""
+        entries = [e async for e in self.outbox.find({}).sort(OUTBOX_ORDER).limit(limit)]
+        docs = await asyncio.gather(*(self.facts.find_one({"_id": e["fact"]}) for e in entries))
+        now = datetime.now(UTC)
+        waiting: list[Fact] = []
+        dropped: list[str] = []
+        for entry, doc in zip(entries, docs, strict=True):
+            if doc is None:
+                if now - parse_time(entry["written"]) > ORPHAN_AFTER:
+                    dropped.append(entry["_id"])
+            elif doc["hash"] != entry["hash"]:
+                dropped.append(entry["_id"])
+            else:
+                fact = from_doc(doc)
+                waiting.append(Fact.from_json({**fact.to_json(), "published": False}))
+        if dropped:
+            await self.outbox.delete_many({"_id": {"$in": dropped}})
+        return waiting
 
     async def count_unpublished(self) -> int:
-        return await self.facts.count_documents({"published": False})
+        return await self.outbox.count_documents({})
 
     async def save_projections(self, rows: Iterable[Projection]) -> None:
-        ops = [
-            ReplaceOne(
-                {"_id": row.id},
-                {
-                    "_id": row.id,
-                    "packet_id": row.packet_id,
-                    "revision": row.revision,
-                    "state": row.state,
-                    "lane_id": row.lane_id,
-                    "evidence": list(row.evidence),
-                    "next_due": row.next_due,
-                },
-                upsert=True,
-            )
-            for row in rows
-        ]
+        docs = [projection_doc(row) for row in rows]
+        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs]
         if ops:
             await upserting(lambda: self.revisions.bulk_write(ops, ordered=False))
 
-    async def due_packets(self, now: datetime, limit: int) -> list[str]:
-        cursor = self.revisions.find({"next_due": {"$lte": now}}, {"packet_id": 1}).limit(limit)
-        return sorted({d["packet_id"] async for d in cursor})
+    async def due_times(self, until: datetime) -> dict[str, datetime]:
+        due: dict[str, datetime] = {}
+        query = {"next_due": {"$lte": until}}
+        async for d in self.revisions.find(query, {"packet_id": 1, "next_due": 1}):
+            at = parse_time(d["next_due"].replace(tzinfo=d["next_due"].tzinfo or UTC))
+            due[d["packet_id"]] = min(at, due.get(d["packet_id"], at))
+        return due
 
     async def packets_citing(self, kind: str, ref: str) -> list[str]:
         query = {"evidence": f"{kind}:{ref}", "state": {"$in": list(LIVE_STATES)}}
@@ -179,12 +308,14 @@ class MongoStore:
     async def evidence_versions(
         self, keys: Iterable[tuple[str, str]]
     ) -> Mapping[tuple[str, str], EvidenceVersion]:
-        ids = [f"{k}:{r}" for k, r in keys]
-        if not ids:
-            return {}
-        found = self.evidence.find({"_id": {"$in": ids}})
+        wanted = list(dict.fromkeys(keys))
+        docs = await asyncio.gather(
+            *(self.evidence.find_one({"_id": f"{k}:{r}"}) for k, r in wanted)
+        )
         return {
-            (d["kind"], d["ref"]): EvidenceVersion(d["version"], d["event_id"]) async for d in found
+            key: EvidenceVersion(d["version"], d["event_id"])
+            for key, d in zip(wanted, docs, strict=True)
+            if d is not None
         }
 
     async def all_facts(self) -> AsyncIterator[Fact]:

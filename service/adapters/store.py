@@ -70,7 +70,12 @@ class FactStore(Protocol):
     async def load_packet(self, packet_id: str) -> list[Fact]: ...
 
     async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
-        """Several packets' facts in one query (a consumer batch's worth)."""
+        """Several packets' facts (a consumer batch's worth), by the fastest complete path.
+        Loaded facts count as published: what is left unpublished is `unpublished()`'s."""
+        ...
+
+    async def save_snapshots(self, logs: Mapping[str, Sequence[Fact]]) -> None:
+        """Each packet's whole log after a write, for `load_packets` to start from."""
         ...
 
     async def append(self, facts: Sequence[Fact]) -> None:
@@ -85,7 +90,9 @@ class FactStore(Protocol):
 
     async def save_projections(self, rows: Iterable[Projection]) -> None: ...
 
-    async def due_packets(self, now: datetime, limit: int) -> list[str]: ...
+    async def due_times(self, until: datetime) -> dict[str, datetime]:
+        """Packets with a revision due by `until`, with their earliest due time (a scan)."""
+        ...
 
     async def packets_citing(self, kind: str, ref: str) -> list[str]: ...
 

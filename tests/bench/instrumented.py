@@ -77,6 +77,7 @@ def install() -> None:
     for method in (
         "load_packet",
         "load_packets",
+        "save_snapshots",
         "append",
         "mark_published",
         "save_projections",
@@ -84,7 +85,7 @@ def install() -> None:
         "unpublished",
         "count_unpublished",
         "state_counts",
-        "due_packets",
+        "due_times",
     ):
         if hasattr(store, method):  # the service evolves: time what exists
             setattr(store, method, timed_async(f"store.{method}", getattr(store, method)))

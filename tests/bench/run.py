@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.bench import phases, report
+from tests.bench import ceiling, growth, phases, report
+from tests.bench.context import Context, clean_all
 from tests.bench.resilience import TRANSIENT, check_stack, phase, say
 from tests.bench.workload import FactCloner
 from tests.support.service import ROOT
@@ -76,7 +77,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def measure(
-    args: argparse.Namespace, ctx: phases.Context, plan: Plan, results: dict[str, Any]
+    args: argparse.Namespace, ctx: Context, plan: Plan, results: dict[str, Any]
 ) -> None:
     """Fills `results` phase by phase, so whatever was measured survives a later failure."""
     results["mode"] = "quick" if args.quick else "full" if args.full else "default"
@@ -100,7 +101,7 @@ async def measure(
     tries: dict[str, list[dict[str, Any]]] = {"message": [], "batch": []}
     for _ in range(rounds):  # interleaved, best of the rounds: a ceiling, on a shared machine
         for ack in tries:
-            make = functools.partial(phases.bare_pipeline, ctx, plan.bare_messages, ack)
+            make = functools.partial(ceiling.bare_pipeline, ctx, plan.bare_messages, ack)
             tries[ack].append(await phase(ctx, f"bare/{ack}", make))
 
     results["bare"] = {
@@ -136,7 +137,7 @@ async def measure(
         limit = f" (as many as load in {budget:.0f} s)" if budget else ""
         say(f"{step}/6 growth: {facts:,} facts{limit}, then a {plan.growth_window} s window")
         try:
-            grown = await phases.growth(
+            grown = await growth.growth(
                 ctx, facts, plan.growth_window, cloner, tag, budget, plan.probe_cap
             )
         except TRANSIENT as exc:  # the load itself failed beyond repair: say so, go on
@@ -151,7 +152,7 @@ async def measure(
     results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
 
-def write(out: str, ctx: phases.Context, results: dict[str, Any]) -> None:
+def write(out: str, ctx: Context, results: dict[str, Any]) -> None:
     results["table"] = [
         dict(zip(("figure", "value", "goal", "verdict"), r, strict=True))
         for r in report.rows(results)
@@ -161,7 +162,7 @@ def write(out: str, ctx: phases.Context, results: dict[str, Any]) -> None:
 
 
 async def main(args: argparse.Namespace) -> int:
-    ctx = phases.Context(
+    ctx = Context(
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         mongodb_url=os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017"),
         partitions=args.partitions,
@@ -197,9 +198,9 @@ async def main(args: argparse.Namespace) -> int:
     return 0
 
 
-async def clean(ctx: phases.Context) -> int:
+async def clean(ctx: Context) -> int:
     """Drop every bench database and topic: for leftovers of interrupted or slow clean-ups."""
-    left = await phases.clean_all(ctx)
+    left = await clean_all(ctx)
     say("nothing left" if not left else f"still there: {', '.join(left)}")
     return 0 if not left else 1
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.adapters.mongo_store import to_doc
+from service.adapters.mongo_store import projection_doc, snapshot_doc, to_doc
 from service.adapters.store import Projection
 from service.domain.commands import ApprovalDecided, Command, ForwardRequested, PacketReady
 from service.domain.decide import decide
@@ -97,11 +97,12 @@ def _seed_facts(now: datetime) -> list[Fact]:
 
 
 class FactCloner:
-    """Fact and projection documents of many packets, cloned from one domain-built packet.
+    """Every document the service stores for many packets, cloned from one domain-built one.
 
-    The clone swaps the packet id everywhere (ids, data, outbox) by text replacement of the
-    stored JSON; sizes and shapes stay exactly those the service writes. The hash chain is
-    not recomputed (cloned chains do not re-verify); nothing on the measured path checks it.
+    Fact, snapshot and projection documents, made by the store's own functions; the clone
+    swaps the packet id everywhere (ids, data, outbox) by text replacement of the stored
+    JSON, so sizes and shapes stay exactly those the service writes. The hash chain is not
+    recomputed (cloned chains do not re-verify); nothing on the measured path checks it.
     """
 
     def __init__(self, now: datetime | None = None) -> None:
@@ -109,28 +110,19 @@ class FactCloner:
         facts = _seed_facts(now)
         self.facts_per_packet = len(facts)
         self.kinds = [f.kind for f in facts]
-        self._facts = [{**to_doc(f), "published": True} for f in facts]
+        self._facts = [to_doc(f) for f in facts]
+        self._snapshot = snapshot_doc(SEED_ID, facts)
         after = fold_packet(SEED_ID, facts)
-        rows = [Projection.of(r) for r in after.values()]
-        self._revisions = [
-            {
-                "_id": row.id,
-                "packet_id": row.packet_id,
-                "revision": row.revision,
-                "state": row.state,
-                "lane_id": row.lane_id,
-                "evidence": list(row.evidence),
-                "next_due": row.next_due,
-            }
-            for row in rows
-        ]
+        self._revisions = [projection_doc(Projection.of(r)) for r in after.values()]
         self.fact_bytes = sum(len(json.dumps(d, default=str)) for d in self._facts)
 
-    def packet(self, packet_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    def packet(
+        self, packet_id: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
         assert len(packet_id) == len(SEED_ID), "same length keeps document sizes identical"
         facts = [_swap(d, packet_id) for d in self._facts]
         revisions = [_swap(d, packet_id) for d in self._revisions]
-        return facts, revisions
+        return facts, revisions, _swap(self._snapshot, packet_id)
 
 
 def _swap(doc: dict[str, Any], packet_id: str) -> dict[str, Any]:

@@ -81,9 +81,10 @@ async def test_facts_stay_unpublished_until_marked(store: FactStore) -> None:
     waiting = await store.unpublished(limit=100)
     assert {f.id for f in waiting} == {f.id for f in facts if f.outbox}
     assert await store.count_unpublished() == len(waiting)
+    assert not any(f.published for f in waiting)
     await store.mark_published([f.id for f in waiting])
     assert await store.unpublished(limit=100) == []
-    assert all(f.published for f in await store.load_packet("RP-1"))
+    assert await store.count_unpublished() == 0
 
 
 async def test_projections_answer_due_citing_lane_and_state_queries(store: FactStore) -> None:
@@ -93,8 +94,8 @@ async def test_projections_answer_due_citing_lane_and_state_queries(store: FactS
     await store.save_projections(Projection.of(r) for r in packet.values())
     due = packet[1].next_due()
     assert due is not None
-    assert await store.due_packets(due - timedelta(seconds=1), 10) == []
-    assert await store.due_packets(due, 10) == ["RP-1"]
+    assert await store.due_times(due - timedelta(seconds=1)) == {}
+    assert await store.due_times(due) == {"RP-1": due}
     assert await store.packets_citing("incident-impact", "INC-1") == ["RP-1"]
     assert await store.packets_citing("incident-impact", "INC-2") == []
     assert await store.packets_in_lane("exec-customer-review") == ["RP-1"]
@@ -126,3 +127,34 @@ async def test_several_packets_load_in_one_call(store: FactStore) -> None:
     await store.append(released_facts("RP-2"))
     found = await store.load_packets(["RP-1", "RP-2", "RP-3"])
     assert {k: len(v) for k, v in found.items()} == {"RP-1": 3, "RP-2": 3, "RP-3": 0}
+
+
+async def test_a_load_finds_facts_appended_after_the_last_snapshot(store: FactStore) -> None:
+    facts = released_facts()
+    await store.append(facts[:1])
+    await store.save_snapshots({"RP-1": facts[:1]})
+    await store.append(facts[1:])  # the writer died before saving its snapshot
+    found = await store.load_packets(["RP-1"])
+    assert sorted(found["RP-1"], key=lambda f: f.seq) == facts
+
+
+async def test_a_load_finds_a_revision_the_snapshot_does_not_know(store: FactStore) -> None:
+    first, second = released_facts(), [replace(f, revision=2) for f in released_facts()]
+    await store.append(first)
+    await store.save_snapshots({"RP-1": first})
+    await store.append(second)
+    found = await store.load_packets(["RP-1"])
+    assert {(f.revision, f.seq) for f in found["RP-1"]} == {
+        (r, s) for r in (1, 2) for s in (1, 2, 3)
+    }
+
+
+async def test_a_lost_race_leaves_nothing_for_the_relay_to_send(store: FactStore) -> None:
+    facts = released_facts()
+    await store.append(facts)
+    await store.mark_published([f.id for f in facts])
+    rival = [replace(f, cause_event_id="someone-else", hash=f.hash + "x") for f in facts]
+    with pytest.raises(SeqTaken):
+        await store.append(rival)
+    assert await store.unpublished(limit=100) == []
+    assert await store.count_unpublished() == 0

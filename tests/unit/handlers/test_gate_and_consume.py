@@ -125,7 +125,7 @@ async def test_a_revision_conflict_is_dead_lettered_and_the_stored_revision_kept
     assert fact.data["packet"]["packet_hash"] == packet_data(1)["packet_hash"]
 
 
-async def test_a_batch_decides_in_order_and_appends_once() -> None:
+async def test_a_batch_decides_in_order_appends_once_and_publishes_in_that_order() -> None:
     store = MemoryStore()
     rt, publisher, _ = runtime(store)
     calls = 0
@@ -143,10 +143,10 @@ async def test_a_batch_decides_in_order_and_appends_once() -> None:
     assert calls == 1
     assert publisher.ids("packet-lifecycle") == [
         "RP-1@r1:pending",
-        "RP-1@r1:superseded",
         "RP-1@r2:pending",
-        "RP-1@r2:superseded",
+        "RP-1@r1:superseded",
         "RP-1@r3:pending",
+        "RP-1@r2:superseded",
     ]
 
 

@@ -1,0 +1,59 @@
+"""What only the MongoDB store has: the outbox entries and snapshots beside the log."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from service.adapters.mongo_store import MongoStore, outbox_entry
+from tests.integration.test_store_contract import released_facts
+
+
+@pytest.fixture
+async def mongo() -> AsyncIterator[MongoStore]:
+    url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    name = f"mongo_layout_{uuid.uuid4().hex[:8]}"
+    store = MongoStore(client[name])
+    await store.ensure_indexes()
+    yield store
+    await client.drop_database(name)
+    await client.close()
+
+
+async def test_an_entry_whose_fact_holds_another_hash_is_dropped_unsent(mongo: MongoStore) -> None:
+    facts = released_facts()
+    await mongo.append(facts)
+    await mongo.mark_published([f.id for f in facts])
+    loser = replace(facts[-1], cause_event_id="rival", hash="sha256:" + "0" * 64)
+    await mongo.outbox.insert_one(outbox_entry(loser))  # it died before its fact insert
+    assert await mongo.count_unpublished() == 1
+    assert await mongo.unpublished(limit=10) == []
+    assert await mongo.count_unpublished() == 0
+
+
+async def test_an_entry_whose_fact_is_not_there_yet_waits(mongo: MongoStore) -> None:
+    facts = released_facts()
+    await mongo.outbox.insert_one(outbox_entry(facts[-1]))
+    assert await mongo.unpublished(limit=10) == []
+    assert await mongo.count_unpublished() == 1  # its writer may still insert the fact
+    await mongo.append(facts)
+    assert [f.id for f in await mongo.unpublished(limit=10)] == [f.id for f in facts if f.outbox]
+
+
+async def test_the_log_is_what_a_load_returns_not_a_snapshot_that_went_back(
+    mongo: MongoStore,
+) -> None:
+    facts = released_facts()
+    await mongo.append(facts)
+    await mongo.save_snapshots({"RP-1": facts})
+    await mongo.save_snapshots({"RP-1": facts[:1]})  # a slower writer's older snapshot
+    found = await mongo.load_packets(["RP-1"])
+    assert sorted(found["RP-1"], key=lambda f: f.seq) == facts
