@@ -112,6 +112,9 @@ class Service:
             socketTimeoutMS=30_000,
             connectTimeoutMS=5_000,
             waitQueueTimeoutMS=30_000,
+            # FerretDB gives each database 100 SQLite connections; a batch's concurrent
+            # lookups queue here instead of exhausting them.
+            maxPoolSize=s.mongodb_max_pool_size,
         )
         store = MongoStore(self.client[s.mongodb_database], s.packet_cache_size)
         await until_available(self.log, "store", store.ensure_indexes)

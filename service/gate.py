@@ -10,6 +10,7 @@ again, one command at a time, on the reloaded log.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -120,7 +121,7 @@ class Gate:
         return decisions
 
     async def _evidence(self, packets: Iterable[Mapping[int, Revision]]) -> Evidence:
-        """The newest announced versions of what the live revisions cite (one query)."""
+        """The newest announced versions of what the live revisions cite (one lookup each)."""
         keys = {
             (kind, ref)
             for packet in packets
@@ -141,11 +142,14 @@ class Gate:
         crash left unpublished are the relay's (the outbox); packets to re-decide wait."""
         waiting = {pid for pid, _ in unsettled}
         ready = {pid: p for pid, p in packets.items() if pid not in waiting}
-        changed = [pid for pid in ready if any(f.packet_id == pid for f in ours)]
+        touched = {f.packet_id for f in ours}
+        changed = [pid for pid in ready if pid in touched]
         rows = [Projection.of(rev) for pid in changed for rev in ready[pid].values()]
         if rows:  # projections and snapshots derive from the log alone: new facts only
-            await self.store.save_projections(rows)
-            await self.store.save_snapshots({pid: logs[pid] for pid in changed})
+            await asyncio.gather(
+                self.store.save_projections(rows),
+                self.store.save_snapshots({pid: logs[pid] for pid in changed}),
+            )
         if self.due is not None:
             now = self.clock()
             for pid, packet in ready.items():

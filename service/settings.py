@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     mongodb_url: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str = "release_gate"
+    mongodb_max_pool_size: int = Field(default=16, ge=1)
     topic_prefix: str = ""
     governance_file: Path = Path("ops/governance/lanes.yaml")
     http_host: str = "127.0.0.1"

@@ -220,7 +220,7 @@ start_store() {
     # and warn it logs every connection and dumps each unsupported reply (endSessions).
     spawn store "$LOCAL/bin/ferretdb" --handler=sqlite --sqlite-url="file:$DATA/ferretdb/" \
       --listen-addr="127.0.0.1:$STORE_PORT" --state-dir="$DATA/ferretdb-state" \
-      --telemetry=disable --debug-addr=- --log-level=error
+      --telemetry=disable --debug-addr="${STORE_DEBUG_ADDR:--}" --log-level=error
   fi
   await_answer store
 }

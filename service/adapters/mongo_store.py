@@ -21,6 +21,8 @@ log. Hence four collections beside the projections:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
@@ -31,7 +33,7 @@ from typing import Any
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
 from service.adapters.store import LIVE_STATES, EvidenceRecord, Projection, SeqTaken
 from service.contract.times import parse_time
@@ -42,6 +44,13 @@ Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
 # An outbox entry whose fact never appeared: its writer died between the two inserts.
 ORPHAN_AFTER = timedelta(minutes=10)
+# FerretDB runs an update command's statements each with its own open query, and closes
+# them all only when the command ends; with its 100 SQLite connections per database, one
+# update command of 100 statements (or a few large ones at once) waits forever for a
+# connection it holds itself (seen: a 136-record batch stalled the store until the client
+# timed out). So updates go in commands of UPDATE_CHUNK statements, UPDATE_COMMANDS at once.
+UPDATE_CHUNK = 16
+UPDATE_COMMANDS = 2
 
 
 def to_doc(fact: Fact) -> Doc:
@@ -140,6 +149,7 @@ class MongoStore:
         # of the stored snapshot, and probes past their end all the same.
         self.recent: OrderedDict[str, list[Fact]] = OrderedDict()
         self.cache_packets = cache_packets
+        self.updating = asyncio.Semaphore(UPDATE_COMMANDS)
         self.facts = db["facts"]
         self.packets = db["packets"]
         self.outbox = db["outbox"]
@@ -147,8 +157,16 @@ class MongoStore:
         self.evidence = db["evidence"]
 
     async def ensure_indexes(self) -> None:
-        # For MongoDB proper (audit, projection queries); FerretDB's SQLite backend keeps
-        # them but plans none of those queries with them.
+        """Collections and indexes, made at start: FerretDB takes a lock over its whole
+        catalogue to create a collection, and creating one implicitly (first insert) while
+        100 queries hold its connection pool deadlocks it (seen under load). The indexes
+        serve MongoDB proper (audit, projection queries); FerretDB keeps but never plans them."""
+        db = self.facts.database
+        existing = set(await db.list_collection_names())
+        for coll in (self.facts, self.packets, self.outbox, self.revisions, self.evidence):
+            if coll.name not in existing:
+                with contextlib.suppress(CollectionInvalid):  # another instance made it
+                    await db.create_collection(coll.name)
         await self.facts.create_index([("packet_id", ASCENDING), ("revision", ASCENDING)])
         await self.revisions.create_index([("next_due", ASCENDING)])
         await self.revisions.create_index([("evidence", ASCENDING)])
@@ -190,10 +208,16 @@ class MongoStore:
                 if fact.seq == 1:
                     probes.append((fact.revision + 1, 1))
 
+    async def _replace_all(self, coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
+        """Upsert each document by _id, in small update commands (see UPDATE_CHUNK)."""
+        for start in range(0, len(docs), UPDATE_CHUNK):
+            chunk = docs[start : start + UPDATE_CHUNK]
+            ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in chunk]
+            async with self.updating:
+                await upserting(functools.partial(coll.bulk_write, ops, ordered=False))
+
     async def save_snapshots(self, logs: Mapping[str, Sequence[Fact]]) -> None:
-        ops = [ReplaceOne({"_id": p}, snapshot_doc(p, f), upsert=True) for p, f in logs.items()]
-        if ops:
-            await upserting(lambda: self.packets.bulk_write(ops, ordered=False))
+        await self._replace_all(self.packets, [snapshot_doc(p, f) for p, f in logs.items()])
         for packet_id, facts in logs.items():
             self.recent[packet_id] = [
                 f if f.published else replace(f, published=True) for f in facts
@@ -257,10 +281,7 @@ class MongoStore:
         return await self.outbox.count_documents({})
 
     async def save_projections(self, rows: Iterable[Projection]) -> None:
-        docs = [projection_doc(row) for row in rows]
-        ops = [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs]
-        if ops:
-            await upserting(lambda: self.revisions.bulk_write(ops, ordered=False))
+        await self._replace_all(self.revisions, [projection_doc(row) for row in rows])
 
     async def due_times(self, until: datetime) -> dict[str, datetime]:
         due: dict[str, datetime] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -11,6 +12,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from service.adapters.mongo_store import MongoStore, outbox_entry
+from service.adapters.store import Projection
+from service.domain.revision import fold_packet
 from tests.integration.test_store_contract import released_facts
 
 
@@ -57,3 +60,23 @@ async def test_the_log_is_what_a_load_returns_not_a_snapshot_that_went_back(
     await mongo.save_snapshots({"RP-1": facts[:1]})  # a slower writer's older snapshot
     found = await mongo.load_packets(["RP-1"])
     assert sorted(found["RP-1"], key=lambda f: f.seq) == facts
+
+
+async def test_hundreds_of_projections_and_snapshots_save_without_stalling_the_store(
+    mongo: MongoStore,
+) -> None:
+    """FerretDB holds a connection per statement until an update command ends: 100+ upserts
+    in one command once waited forever for a connection it held itself."""
+    logs = {f"RP-{i}": released_facts(f"RP-{i}") for i in range(150)}
+    rows = [
+        Projection.of(rev)
+        for pid, facts in logs.items()
+        for rev in fold_packet(pid, facts).values()
+    ]
+    for _ in range(2):  # the second round updates what the first inserted
+        await asyncio.wait_for(
+            asyncio.gather(mongo.save_projections(rows), mongo.save_snapshots(logs)), 60
+        )
+    assert await mongo.state_counts() == {"released": 150}
+    found = await mongo.load_packets(["RP-0", "RP-149"])
+    assert {len(v) for v in found.values()} == {3}
