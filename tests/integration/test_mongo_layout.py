@@ -3,32 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
-from pymongo import AsyncMongoClient
 
 from service.adapters.mongo_store import MongoStore, outbox_entry
 from service.adapters.store import Projection
 from service.domain.revision import fold_packet
-from tests.integration.test_store_contract import released_facts
+from tests.integration.test_store_contract import fresh_mongo_store, released_facts
 
 
 @pytest.fixture
 async def mongo() -> AsyncIterator[MongoStore]:
-    url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000
-    )
-    name = f"mongo_layout_{uuid.uuid4().hex[:8]}"
-    store = MongoStore(client[name])
-    await store.ensure_indexes()
-    yield store
-    await client.drop_database(name)
-    await client.close()
+    async with fresh_mongo_store("mongo_layout") as store:
+        yield store
 
 
 async def test_an_entry_whose_fact_holds_another_hash_is_dropped_unsent(mongo: MongoStore) -> None:

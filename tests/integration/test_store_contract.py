@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,21 +21,30 @@ from service.domain.revision import fold_packet
 from tests.unit.domain.builders import T0, Log, approval_data, packet_data
 
 
+@contextlib.asynccontextmanager
+async def fresh_mongo_store(tag: str) -> AsyncIterator[MongoStore]:
+    """A MongoStore on a database of its own, dropped afterwards."""
+    url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
+        url, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    name = f"{tag}_{uuid.uuid4().hex[:8]}"
+    mongo = MongoStore(client[name])
+    await mongo.ensure_indexes()
+    try:
+        yield mongo
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
 @pytest.fixture(params=["memory", "mongo"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[FactStore]:
     if request.param == "memory":
         yield MemoryStore()
         return
-    url = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000
-    )
-    name = f"store_contract_{uuid.uuid4().hex[:8]}"
-    mongo = MongoStore(client[name])
-    await mongo.ensure_indexes()
-    yield mongo
-    await client.drop_database(name)
-    await client.close()
+    async with fresh_mongo_store("store_contract") as mongo:
+        yield mongo
 
 
 def released_facts(packet_id: str = "RP-1") -> list[Fact]:
