@@ -64,7 +64,6 @@ class Service:
         self.watcher: GovernanceWatcher | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
-        self.outbox: KafkaOutbox | None = None
         self.due = DueTimes(horizon=timedelta(seconds=120))
         self._rt: Runtime | None = None
         for topic in INPUT_TOPICS:
@@ -120,29 +119,30 @@ class Service:
         store = MongoStore(self.client[s.mongodb_database], s.packet_cache_size)
         await until_available(self.log, "store", store.ensure_indexes)
         await until_available(self.log, "kafka", lambda: create_topics(s))
-        outbox = self.outbox = KafkaOutbox(self.broker, store, s)
+        self.outbox = KafkaOutbox(self.broker, store, s)
         self.due = DueTimes(horizon=timedelta(seconds=2 * s.scan_interval_seconds))
         gate = Gate(
             store,
-            outbox,
+            self.outbox,
             lambda: watcher.current,
             utc_now,
             self.metrics,
             s.conflict_retries,
             self.due,
         )
-        self._rt = Runtime(s, store, gate, outbox, self.metrics, Health(self.metrics), self.log)
+        self._rt = Runtime(
+            s, store, gate, self.outbox, self.metrics, Health(self.metrics), self.log
+        )
         self.metrics.ready.set(1)
 
     async def started(self) -> None:
         s, rt = self.settings, self.rt
-        assert self.watcher is not None and self.outbox is not None
-        outbox = self.outbox
+        assert self.watcher is not None
         self.monitor = Monitor(rt)
         scheduler = Scheduler(rt, self.due)
         loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
             ("scheduler", s.scheduler_interval_seconds, scheduler.step),
-            ("relay", s.relay_interval_seconds, lambda: relay_step(rt, outbox)),
+            ("relay", s.relay_interval_seconds, lambda: relay_step(rt, self.outbox)),
             ("governance", s.governance_poll_seconds, governance_step(rt, self.watcher)),
             ("monitor", s.monitor_interval_seconds, self.monitor.step),
         ]
@@ -155,8 +155,6 @@ class Service:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.monitor is not None:
             await self.monitor.close()
-        if self.outbox is not None:
-            await self.outbox.drain()
 
     async def closed(self) -> None:
         if self.client is not None:

@@ -1,14 +1,9 @@
-"""Publishing facts' outboxes to Kafka (idempotent producer, acks=all), then marking them.
-
-The mark (deleting the facts' outbox entries) runs after the broker has every event, off
-the consumer's commit path: until it lands, the only risk is the relay sending the same
-events again (same ids), which consumers drop."""
+"""Publishing facts' outboxes to Kafka (idempotent producer, acks=all), then marking them."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,8 +25,6 @@ class KafkaOutbox:
         self.broker = broker
         self.store = store
         self.settings = settings
-        self.marking: set[asyncio.Task[None]] = set()
-        self.log = logging.getLogger("release_gate")
 
     async def send(self, topic: str, key: str, event: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Queue one event on the producer; the future resolves when the broker has it."""
@@ -50,16 +43,4 @@ class KafkaOutbox:
             return
         futures = [await self.send(o.topic, o.key, o.event) for f in waiting for o in f.outbox]
         await asyncio.gather(*futures)
-        task = asyncio.create_task(self._mark([f.id for f in waiting]))
-        self.marking.add(task)
-        task.add_done_callback(self.marking.discard)
-
-    async def _mark(self, fact_ids: Sequence[str]) -> None:
-        try:
-            await self.store.mark_published(fact_ids)
-        except Exception as exc:  # the relay publishes them again, under the same ids
-            self.log.warning("outbox entries not dropped", extra={"error": repr(exc)})
-
-    async def drain(self) -> None:
-        """Wait for the marks still running (at shutdown, before the store client closes)."""
-        await asyncio.gather(*self.marking, return_exceptions=True)
+        await self.store.mark_published([f.id for f in waiting])
