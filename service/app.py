@@ -64,7 +64,7 @@ class Service:
         self.watcher: GovernanceWatcher | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
-        self.due = DueTimes(horizon=timedelta(seconds=120))
+        self.due = DueTimes(horizon=timedelta(seconds=2 * settings.scan_interval_seconds))
         self._rt: Runtime | None = None
         for topic in INPUT_TOPICS:
             self._subscribe(topic, HANDLERS[topic])
@@ -120,7 +120,6 @@ class Service:
         await until_available(self.log, "store", store.ensure_indexes)
         await until_available(self.log, "kafka", lambda: create_topics(s))
         self.outbox = KafkaOutbox(self.broker, store, s)
-        self.due = DueTimes(horizon=timedelta(seconds=2 * s.scan_interval_seconds))
         gate = Gate(
             store,
             self.outbox,

@@ -122,9 +122,8 @@ class Monitor:
                 position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
                 rt.metrics.set_partition_position(logical, tp.partition, ends[tp], position)
         now = rt.clock()
-        if self.counted is None or (now - self.counted).total_seconds() >= max(
-            rt.settings.scan_interval_seconds, rt.settings.monitor_interval_seconds
-        ):  # a scan of the projections: on its own, slower cadence
+        every = timedelta(seconds=rt.settings.scan_interval_seconds)
+        if self.counted is None or now - self.counted >= every:  # a scan: slower cadence
             for state, count in (await rt.store.state_counts()).items():
                 rt.metrics.revisions.labels(state=state).set(count)
             self.counted = now

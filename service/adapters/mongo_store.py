@@ -271,8 +271,7 @@ class MongoStore:
             elif doc["hash"] != entry["hash"]:
                 dropped.append(entry["_id"])
             else:
-                fact = from_doc(doc)
-                waiting.append(Fact.from_json({**fact.to_json(), "published": False}))
+                waiting.append(replace(from_doc(doc), published=False))
         if dropped:
             await self.outbox.delete_many({"_id": {"$in": dropped}})
         return waiting
@@ -287,7 +286,7 @@ class MongoStore:
         due: dict[str, datetime] = {}
         query = {"next_due": {"$lte": until}}
         async for d in self.revisions.find(query, {"packet_id": 1, "next_due": 1}):
-            at = parse_time(d["next_due"].replace(tzinfo=d["next_due"].tzinfo or UTC))
+            at = parse_time(d["next_due"])  # aware: clients are made with tz_aware=True
             due[d["packet_id"]] = min(at, due.get(d["packet_id"], at))
         return due
 

@@ -40,7 +40,6 @@ class Revision:
     request_ids: frozenset[str] = field(default_factory=frozenset)
     feedback_ids: frozenset[str] = field(default_factory=frozenset)
     decision_ids: frozenset[str] = field(default_factory=frozenset)  # decisions that took effect
-    unpublished: tuple[Fact, ...] = ()
 
     @property
     def created(self) -> bool:
@@ -103,8 +102,6 @@ def apply(rev: Revision, fact: Fact) -> Revision:
         changes["feedback_ids"] = rev.feedback_ids | {data["feedback_id"]}
     if fact.kind in ("approved", "rejected") and "decision_id" in data:
         changes["decision_ids"] = rev.decision_ids | {data["decision_id"]}
-    if not fact.published and fact.outbox:
-        changes["unpublished"] = (*rev.unpublished, fact)
     return replace(rev, **changes)
 
 
