@@ -53,6 +53,7 @@ def decide(
     if isinstance(command, PacketReady):
         known.update(command.evidence)
     _supersede_stale_evidence(work, known)
+    _supersede_older(work)  # heals a log a writer left half-way through a supersession
     advance(work, governance)
     dead: tuple[str, str] | None = None
     duplicate = seen
@@ -85,6 +86,11 @@ def _packet_ready(
     if existing.packet is not None and existing.packet["packet_hash"] != data["packet_hash"]:
         return ("revision-conflict", f"r{number} is stored with another packet_hash"), False
     if not existing.created:
+        # Older revisions are superseded *before* r{number} is created: the first fact
+        # appended is then on the older revision's next seq, so a rival acting on the older
+        # revision (an approval, say) collides there and never sees a world with r{number}
+        # in the log and its own revision still live.
+        _supersede_older(work, number)
         _create(work, cmd, governance)
     _supersede_older(work)
     _supersede_stale_evidence(work, cmd.evidence)
@@ -123,10 +129,10 @@ def _create(work: Work, cmd: PacketReady, governance: Governance) -> None:
     work.transition(number, "created", S.PENDING, "packet-ready", f"lane {lane.lane_id}", body)
 
 
-def _supersede_older(work: Work) -> None:
-    newest = newest_created(work.revs)
+def _supersede_older(work: Work, arriving: int = 0) -> None:
+    newest = max(newest_created(work.revs) or 0, arriving)
     for number, rev in sorted(work.revs.items()):
-        if newest is not None and number < newest and rev.created and not rev.terminal:
+        if number < newest and rev.created and not rev.terminal:
             work.transition(
                 number,
                 "superseded",

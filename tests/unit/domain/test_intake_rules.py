@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from service.domain.commands import EvidenceVersion, PacketReady
-from tests.unit.domain.builders import T0, Log, lifecycle, packet_data
+from service.domain.commands import ApprovalDecided, EvidenceVersion, PacketReady
+from tests.unit.domain.builders import T0, Log, approval_data, lifecycle, packet_data
 
 
 def ready(revision: int, **kwargs: object) -> PacketReady:
@@ -96,3 +96,31 @@ def test_a_redelivered_packet_ready_finishes_a_half_done_supersession() -> None:
     assert again.outcome == "duplicate"
     assert log.state(1) == "superseded"
     assert len(decision.facts) == 2
+
+
+def test_a_newer_revision_supersedes_the_older_ones_before_it_is_created() -> None:
+    log = Log()
+    log.send(ready(1))
+    decision = log.send(ready(2))
+    # The first fact appended is on r1's next seq: a rival approving r1 from the same view
+    # collides there before r2 can be in the log.
+    assert [(f.revision, f.seq, f.kind) for f in decision.facts] == [
+        (1, 2, "superseded"),
+        (2, 1, "created"),
+    ]
+
+
+def test_an_approval_seeing_a_newer_revision_beside_a_live_older_one_supersedes_it() -> None:
+    log = Log()
+    packet = packet_data(1)
+    log.send(PacketReady("ready-1", packet))
+    log.send(ready(2))
+    # A log a writer left half-way: r2 created, r1's supersession never appended.
+    log.facts = [f for f in log.facts if not (f.revision == 1 and f.kind == "superseded")]
+    decision = log.send(ApprovalDecided("ap-1", approval_data(packet)))
+    assert log.state(1) == "superseded"
+    assert decision.outcome == "refused"
+    assert lifecycle(decision) == [
+        ("pending", "superseded", "newer-revision"),
+        ("superseded", "superseded", "not-pending"),
+    ]

@@ -143,10 +143,10 @@ async def test_a_batch_decides_in_order_appends_once_and_publishes_in_that_order
     assert calls == 1
     assert publisher.ids("packet-lifecycle") == [
         "RP-1@r1:pending",
-        "RP-1@r2:pending",
         "RP-1@r1:superseded",
-        "RP-1@r3:pending",
+        "RP-1@r2:pending",
         "RP-1@r2:superseded",
+        "RP-1@r3:pending",
     ]
 
 
