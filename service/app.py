@@ -65,6 +65,7 @@ class Service:
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
         self.due = DueTimes(horizon=timedelta(seconds=2 * settings.scan_interval_seconds))
+        self.health = Health(self.metrics, consumers=INPUT_TOPICS)
         self._rt: Runtime | None = None
         for topic in INPUT_TOPICS:
             self._subscribe(topic, HANDLERS[topic])
@@ -87,6 +88,7 @@ class Service:
             heartbeat_interval_ms=s.heartbeat_interval_ms,
             max_poll_interval_ms=s.max_poll_interval_ms,
             decoder=raw_bodies,
+            listener=self.health.listener(topic),
             include_in_schema=False,  # documented with typed models by service.asyncapi
         )
 
@@ -129,10 +131,8 @@ class Service:
             s.conflict_retries,
             self.due,
         )
-        self._rt = Runtime(
-            s, store, gate, self.outbox, self.metrics, Health(self.metrics), self.log
-        )
-        self.metrics.ready.set(1)
+        self._rt = Runtime(s, store, gate, self.outbox, self.metrics, self.health, self.log)
+        self.health.recover()  # ready once every consumer has joined its group
 
     async def started(self) -> None:
         s, rt = self.settings, self.rt

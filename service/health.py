@@ -5,7 +5,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from aiokafka import ConsumerRebalanceListener, TopicPartition
+
 from service.metrics import Metrics
+
+
+class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, health: Health, topic: str) -> None:
+        self.health = health
+        self.topic = topic
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        # Called after every completed join, with an empty set too (more members than
+        # partitions): joined is joined.
+        self.health.joined(self.topic)
 
 
 @dataclass
@@ -13,6 +29,20 @@ class Health:
     metrics: Metrics
     failing: dict[str, str] = field(default_factory=dict)  # dependency -> last error
     since: dict[str, float] = field(default_factory=dict)
+    # Input topics whose consumer must join the group once before the instance is ready:
+    # records sent earlier would wait out the remaining joins (each one a rebalance).
+    consumers: tuple[str, ...] = ()
+    joined_topics: set[str] = field(default_factory=set)
+
+    def listener(self, topic: str) -> ConsumerRebalanceListener:
+        return _Joined(self, topic)
+
+    def joined(self, topic: str) -> None:
+        self.joined_topics.add(topic)
+        self._publish()
+
+    def joining(self) -> list[str]:
+        return [t for t in self.consumers if t not in self.joined_topics]
 
     def fail(self, dependency: str, error: BaseException) -> None:
         self.failing[dependency] = f"{type(error).__name__}: {error}"
@@ -23,5 +53,7 @@ class Health:
         for dep in [dependency] if dependency else list(self.failing):
             self.failing.pop(dep, None)
             self.since.pop(dep, None)
-        if not self.failing:
-            self.metrics.ready.set(1)
+        self._publish()
+
+    def _publish(self) -> None:
+        self.metrics.ready.set(0 if self.failing or self.joining() else 1)

@@ -47,6 +47,8 @@ async def readiness(rt: Runtime, broker: KafkaBroker) -> tuple[bool, dict[str, s
     except TRANSIENT_ERRORS as exc:
         checks["store"] = f"unreachable: {type(exc).__name__}"
     checks["kafka"] = "ok" if await broker.ping(timeout=2) else "unreachable"
+    joining = rt.health.joining()
+    checks["consumers"] = f"joining the group: {', '.join(joining)}" if joining else "ok"
     for dependency, error in rt.health.failing.items():
         checks[f"{dependency}-consumer"] = f"retrying: {error[:200]}"
     ready = all(v == "ok" for v in checks.values())

@@ -58,8 +58,8 @@ async def service(
 def warm_up() -> bool:
     """Await one processed event per input topic before the module's first test.
 
-    /readyz answers once Kafka and the store are reachable, but the five consumers join
-    their group one after another over several seconds, each join a rebalance. A module
+    /readyz already waits for the five consumers' first group joins; this also proves the
+    whole path (consume, store, publish) works before a test's own budget starts. A module
     whose counters must stay pristine (metrics) overrides this with False.
     """
     return True

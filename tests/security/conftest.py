@@ -71,8 +71,8 @@ async def services(
 async def _warm_bus(service: ServiceProcess) -> AsyncIterator[Bus]:
     """A started bus, once the service consumes every input topic the tests use.
 
-    /readyz answers before the consumer group has settled; awaiting one processed event
-    per topic here keeps the tests' 30 s budgets about the attacks, not about start-up.
+    /readyz waits for the consumers' group joins; awaiting one processed event per topic
+    here also keeps the tests' 30 s budgets about the attacks, not about the first batch.
     """
     bus = Bus(BOOTSTRAP, service.env["TOPIC_PREFIX"])
     await bus.start()

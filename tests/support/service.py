@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -52,6 +53,11 @@ class ServiceProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     async def start(self, within: float = 60) -> None:
+        self.launch()
+        await self.wait_ready(within)
+
+    def launch(self) -> None:
+        """Start the process without waiting for it to be ready."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "service", "run"],
@@ -60,9 +66,14 @@ class ServiceProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        await self.wait_ready(within)
 
     async def wait_ready(self, within: float = 60) -> None:
+        await self.readyz(within, lambda response: response.status_code == 200)
+
+    async def readyz(
+        self, within: float = 60, wanted: Callable[[httpx.Response], bool] = lambda _: True
+    ) -> httpx.Response:
+        """Poll /readyz until an answer is `wanted` (by default the first answer at all)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
         async with httpx.AsyncClient(timeout=2) as client:
@@ -73,12 +84,13 @@ class ServiceProcess:
                         f"service exited {self.proc.returncode}; see {self.log_path}"
                     )
                 try:
-                    if (await client.get(self.url + "/readyz")).status_code == 200:
-                        return
+                    response = await client.get(self.url + "/readyz")
+                    if wanted(response):
+                        return response
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.2)  # polling readiness: there is no event to await
-        raise AssertionError(f"service not ready in {within}s; see {self.log_path}")
+        raise AssertionError(f"no wanted /readyz answer in {within}s; see {self.log_path}")
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None

@@ -1,0 +1,48 @@
+"""/readyz: ready only once the store, the broker and every consumer's group join are."""
+
+import signal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.service import ServiceProcess
+
+
+@pytest.fixture(scope="module")
+def service_env() -> dict[str, str]:
+    # Long enough that a second instance's HTTP server answers well before the frozen first
+    # instance is dropped from the group.
+    return {"SESSION_TIMEOUT_MS": "20000"}
+
+
+async def test_a_running_instance_reports_every_check_ok(service: ServiceProcess) -> None:
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.get(service.url + "/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"ready": True, "store": "ok", "kafka": "ok", "consumers": "ok"}
+
+
+async def test_an_instance_is_unready_until_its_consumers_have_joined_the_group(
+    service: ServiceProcess,
+    prefix: str,
+    governance_file: Path,
+    service_env: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    env = {"HEARTBEAT_INTERVAL_MS": "300", **service_env}
+    second = ServiceProcess(tmp_path_factory.mktemp("svc2"), prefix, governance_file, env)
+    # A frozen member neither leaves nor heartbeats: no join completes until it is dropped.
+    service.signal(signal.SIGSTOP)
+    try:
+        second.launch()
+        response = await second.readyz()  # its first answer
+        assert response.status_code == 503
+        body = response.json()
+        assert (body["ready"], body["store"], body["kafka"]) == (False, "ok", "ok")
+        assert body["consumers"].startswith("joining the group: ")
+        ready = await second.readyz(60, lambda r: r.status_code == 200)
+        assert ready.json()["consumers"] == "ok"
+    finally:
+        service.signal(signal.SIGCONT)
+        await second.stop()
