@@ -164,11 +164,14 @@ class Reader:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), timeout)
 
-    async def wait_more(self, within: float) -> None:
-        """Until at least one output arrives that was not here when called."""
-        count = len(self.outputs)
+    async def wait_more(self, within: float, since: int) -> None:
+        """Until there are more than `since` outputs, or `within` passes (pacing a fault: the
+        run's report, not this wait, judges the outcome)."""
         async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(lambda: len(self.outputs) > count), within)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.changed.wait_for(lambda: len(self.outputs) > since), within
+                )
 
     async def drain(self, within: float = 60) -> None:
         """Read up to the end offsets as they are now: everything published so far."""

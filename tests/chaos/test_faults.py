@@ -31,13 +31,16 @@ async def test_the_service_killed_three_times_mid_stream_loses_and_forks_nothing
     run = await chaos("sigkill")
     svc = run.service()
     await svc.start()
-    play = run.stream(Plan(packets=30))
+    # Each restart waits out the killed member's session before it is ready: a slower pace
+    # keeps all three kills inside the stream.
+    play = run.stream(Plan(packets=30), pace=0.7)
     await run.producer.reached(6)
     for _ in range(3):
         await svc.kill()  # SIGKILL: no shutdown hook, no final commit
         run.mark("killed")
-        await svc.start()
-        await run.reader.wait_more(within=30)  # strike again while it works the backlog
+        seen = len(run.reader.outputs)
+        await svc.start()  # ready once its consumers joined: it may have worked a while
+        await run.reader.wait_more(within=30, since=seen)  # strike again once it works
     await play
     report = await run.finish()
     assert report.ok, report.details()
@@ -49,7 +52,7 @@ async def test_a_zombie_instance_woken_after_its_session_timeout_publishes_nothi
     run = await chaos("zombie")
     first, second = run.service(), run.service()
     await asyncio.gather(first.start(), second.start())
-    play = run.stream(Plan(packets=32), pace=0.3)
+    play = run.stream(Plan(packets=32), pace=0.6)  # long enough to wake mid-stream
     await run.producer.reached(6)
     await first.kill()
     await run.service().start()  # the restarted instance takes over the group's work
