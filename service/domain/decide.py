@@ -92,7 +92,6 @@ def _packet_ready(
         # in the log and its own revision still live.
         _supersede_older(work, number)
         _create(work, cmd, governance)
-    _supersede_older(work)
     _supersede_stale_evidence(work, cmd.evidence)
     return None, duplicate
 

@@ -52,7 +52,7 @@ async def test_a_zombie_instance_woken_after_its_session_timeout_publishes_nothi
     run = await chaos("zombie")
     first, second = run.service(), run.service()
     await asyncio.gather(first.start(), second.start())
-    play = run.stream(Plan(packets=32), pace=0.6)  # long enough to wake mid-stream
+    play = run.stream(Plan(packets=32), pace=0.8)  # long enough to wake mid-stream
     await run.producer.reached(6)
     await first.kill()
     await run.service().start()  # the restarted instance takes over the group's work

@@ -44,5 +44,7 @@ async def test_an_instance_is_unready_until_its_consumers_have_joined_the_group(
         ready = await second.readyz(60, lambda r: r.status_code == 200)
         assert ready.json()["consumers"] == "ok"
     finally:
+        # The first instance wakes as a zombie and rejoins on its own; this is the module's
+        # last test, so nothing waits for that.
         service.signal(signal.SIGCONT)
         await second.stop()
