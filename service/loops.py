@@ -43,6 +43,25 @@ async def forever(
         await asyncio.sleep(interval)
 
 
+class Cadence:
+    """Runs a step at the first call and then only once `every` has passed since the last
+    run that succeeded (a failed one is tried again at the next call)."""
+
+    def __init__(self, every: timedelta) -> None:
+        self.every = every
+        self.last: datetime | None = None
+
+    async def run(self, now: datetime, step: Callable[[], Awaitable[None]]) -> None:
+        if self.last is None or now - self.last >= self.every:
+            await step()
+            self.last = now
+
+
+def scan_cadence(rt: Runtime) -> Cadence:
+    """Full scans of the projections: FerretDB reads every one, so they run seldom."""
+    return Cadence(timedelta(seconds=rt.settings.scan_interval_seconds))
+
+
 class Scheduler:
     """Drives every packet whose due time has come; several instances may race safely.
 
@@ -52,15 +71,16 @@ class Scheduler:
     def __init__(self, rt: Runtime, due: DueTimes) -> None:
         self.rt = rt
         self.due = due
-        self.scanned: datetime | None = None
+        self.scan = scan_cadence(rt)
 
     async def step(self) -> None:
         rt = self.rt
         now = rt.clock()
-        every = timedelta(seconds=rt.settings.scan_interval_seconds)
-        if self.scanned is None or now - self.scanned >= every:
+
+        async def refresh() -> None:
             self.due.merge(await rt.store.due_times(now + self.due.horizon))
-            self.scanned = now
+
+        await self.scan.run(now, refresh)
         for packet_id in self.due.take(now, limit=500):
             decision = await rt.gate.run(packet_id, Tick())
             for fact in decision.facts:
@@ -100,7 +120,7 @@ class Monitor:
         self.admin = AIOKafkaAdminClient(bootstrap_servers=servers)
         self.probe = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
         self.started = False
-        self.counted: datetime | None = None
+        self.count = scan_cadence(rt)
 
     async def step(self) -> None:
         rt = self.rt
@@ -121,13 +141,12 @@ class Monitor:
                 meta = committed.get(tp)
                 position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
                 rt.metrics.set_partition_position(logical, tp.partition, ends[tp], position)
-        now = rt.clock()
-        every = timedelta(seconds=rt.settings.scan_interval_seconds)
-        if self.counted is None or now - self.counted >= every:  # a scan: slower cadence
-            for state, count in (await rt.store.state_counts()).items():
-                rt.metrics.revisions.labels(state=state).set(count)
-            self.counted = now
+        await self.count.run(rt.clock(), self._count_states)
         rt.metrics.outbox_pending.set(await rt.store.count_unpublished())
+
+    async def _count_states(self) -> None:
+        for state, count in (await self.rt.store.state_counts()).items():
+            self.rt.metrics.revisions.labels(state=state).set(count)
 
     async def close(self) -> None:
         if self.started:

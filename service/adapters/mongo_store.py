@@ -83,9 +83,13 @@ def from_snapshot(doc: Mapping[str, Any] | None) -> list[Fact]:
     return [Fact.from_json({**obj, "published": True}) for obj in json.loads(doc["log"])]
 
 
+def outbox_id(fact: Fact) -> str:
+    return f"{fact.id}#{fact.hash}"
+
+
 def outbox_entry(fact: Fact) -> Doc:
     return {
-        "_id": f"{fact.id}#{fact.hash}",
+        "_id": outbox_id(fact),
         "fact": fact.id,
         "hash": fact.hash,
         "at": fact.at,
@@ -248,7 +252,7 @@ class MongoStore:
 
     async def _forget(self, lost: Sequence[Fact]) -> None:
         """Outbox entries of facts that never entered the log (the relay would drop them)."""
-        ids = [outbox_entry(f)["_id"] for f in lost if f.outbox]
+        ids = [outbox_id(f) for f in lost if f.outbox]
         if ids:
             await self.outbox.delete_many({"_id": {"$in": ids}})
 

@@ -113,24 +113,6 @@ def sampled_pids(service_pid: int) -> dict[str, int | None]:
     }
 
 
-async def wait_group_stable(bootstrap: str, group: str, members: int, within: float = 90) -> float:
-    """Until every subscriber of the instance has joined and the group is Stable."""
-    started = time.perf_counter()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        while time.perf_counter() - started < within:
-            with contextlib.suppress(Exception):
-                [resp] = await admin.describe_consumer_groups([group])
-                desc = resp.groups[0]
-                if desc[2] == "Stable" and len(desc[5]) == members:
-                    return time.perf_counter() - started
-            await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
-    raise TimeoutError(f"group {group} not stable with {members} members in {within}s")
-
-
 @contextlib.asynccontextmanager
 async def instance(
     ctx: Context,
@@ -139,7 +121,7 @@ async def instance(
     extra_env: dict[str, str] | None = None,
     graceful: bool = True,
 ) -> AsyncIterator[tuple[BenchService, Driver, dict[str, Any]]]:
-    """A fresh service (own topics, database, group), joined, with a driver attached.
+    """A fresh service (own topics, database, group), ready (so joined), with a driver.
 
     `graceful=False` ends it with SIGKILL: a service stuck in minute-long store scans
     would otherwise hold its SIGTERM for the stop timeout, and its database is dropped."""
@@ -157,8 +139,6 @@ async def instance(
     driver = Driver(ctx.bootstrap, prefix, ctx.partitions)
     try:
         await driver.start()
-        joined = await wait_group_stable(ctx.bootstrap, f"{prefix}gate", len(INPUT_TOPICS))
-        info["group_join_seconds"] = round(joined, 2)
         yield svc, driver, info
     finally:
         await driver.stop()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,18 +49,7 @@ class BenchService(ServiceProcess):
         self.database = self.env["MONGODB_DATABASE"]
 
     async def start(self, within: float = 90) -> None:
-        if self.module == "service":
-            await super().start(within)
-            return
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", self.module, "run"],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        await self.wait_ready(within)
+        await super().start(within)
 
     @property
     def pid(self) -> int:

@@ -25,6 +25,8 @@ def free_port() -> int:
 class ServiceProcess:
     """`python -m service run` with its own prefix, database, group and port."""
 
+    module = "service"  # what `python -m` runs (the bench may wrap the service)
+
     def __init__(
         self,
         workdir: Path,
@@ -60,7 +62,7 @@ class ServiceProcess:
         """Start the process without waiting for it to be ready."""
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "service", "run"],
+            [sys.executable, "-m", self.module, "run"],
             cwd=ROOT,
             env=self.env,
             stdout=log,
