@@ -30,7 +30,7 @@ lint: venv
 	.venv/bin/mypy --strict service
 
 schemas: venv
-	$(PY) -m service.contract.generate schemas
+	$(PY) -m service.cli.schemas schemas
 
 promtool-test:
 	ops/prometheus/check.sh

@@ -1,5 +1,5 @@
 """`python -m service ...`: the command-line interface."""
 
-from service.cli import main
+from service.cli.main import main
 
 main()

@@ -7,7 +7,10 @@ import asyncio
 from aiokafka.errors import KafkaError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WriteConcernError
 
-from service.gate import AppendRaceLost
+
+class AppendRaceLost(RuntimeError):
+    """Every retry lost the race for the next seq: let the message be redelivered."""
+
 
 STORE_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError

@@ -36,9 +36,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
 from service.adapters.store import LIVE_STATES, EvidenceRecord, Projection, SeqTaken
-from service.contract.times import parse_time
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact, fact_id, group_by_revision
+from service.domain.times import parse_time
 
 Doc = dict[str, Any]
 DUPLICATE_KEY = 11000

@@ -10,6 +10,7 @@ from typing import Any
 from faststream.kafka import KafkaBroker
 
 from service.adapters.store import FactStore
+from service.contract.envelope import envelope_of
 from service.domain.facts import Fact
 from service.settings import Settings
 
@@ -41,6 +42,8 @@ class KafkaOutbox:
         waiting = [f for f in facts if f.outbox]
         if not waiting:
             return
-        futures = [await self.send(o.topic, o.key, o.event) for f in waiting for o in f.outbox]
+        futures = [
+            await self.send(o.topic, o.key, envelope_of(o)) for f in waiting for o in f.outbox
+        ]
         await asyncio.gather(*futures)
         await self.store.mark_published([f.id for f in waiting])

@@ -18,8 +18,8 @@ from service.contract.payloads import (
     Payload,
     ReviewFeedbackData,
 )
-from service.contract.vocab import MAX_MESSAGE_BYTES
 from service.domain.canonical import option_set_hash, packet_hash, parse_manifest_id
+from service.domain.vocab import MAX_MESSAGE_BYTES
 
 P = TypeVar("P", bound=Payload)
 InputPayload = (
@@ -49,7 +49,7 @@ def _manifest_packet(data: ReviewFeedbackData) -> str:
     return "" if parsed is None else parsed[0]
 
 
-# What the envelope's subject must equal, per input type (CONTRACT §1: the packet id, or the
+# What the envelope's subject must equal, per input type (docs/contract.md: the packet id, or the
 # evidence ref for evidence-changed); review-feedback names its packet only via manifest_id.
 _SUBJECTS: dict[type[Payload], tuple[str, Callable[[Any], str]]] = {
     PacketReadyData: ("data.packet_id", lambda d: d.packet_id),

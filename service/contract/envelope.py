@@ -5,7 +5,9 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from service.contract.times import UtcDateTime, format_time
+from service.contract.times import UtcDateTime
+from service.domain.facts import Outgoing
+from service.domain.times import format_time
 
 INPUT_TYPES: Final[tuple[str, ...]] = (
     "packet-ready",
@@ -69,4 +71,21 @@ def make_event(
         "datacontenttype": "application/json",
         "schemaversion": SCHEMA_VERSION,
         "data": data,
+    }
+
+
+def envelope_of(out: Outgoing, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
+    """The CloudEvent for an event the domain decided to publish (its time already RFC 3339)."""
+    if out.topic not in OUTPUT_TYPES:
+        raise ValueError(f"unknown output type {out.topic!r}")
+    return {
+        "specversion": "1.0",
+        "id": out.id,
+        "source": source,
+        "type": out.topic,
+        "subject": out.subject,
+        "time": out.at,
+        "datacontenttype": "application/json",
+        "schemaversion": SCHEMA_VERSION,
+        "data": dict(out.data),
     }

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 
 class ErrorKind(StrEnum):
-    """The `error_kind` of a dead-letter event (CONTRACT §3), one per way input can be bad."""
+    """The `error_kind` of a dead-letter event (docs/contract.md): one per way input can be bad."""
 
     INVALID_JSON = "invalid-json"
     NOT_A_CLOUDEVENT = "not-a-cloudevent"

@@ -6,7 +6,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
-from service.contract import vocab as v
+from service.domain import vocab as v
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=v.ID_MAX, pattern=v.ID_PATTERN)]
 Identity = Annotated[

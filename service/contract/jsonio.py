@@ -5,7 +5,7 @@ import re
 from typing import Any
 
 from service.contract.errors import BadInput, ErrorKind, json_kind
-from service.contract.vocab import MAX_JSON_DEPTH
+from service.domain.vocab import MAX_JSON_DEPTH
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")

@@ -4,12 +4,12 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from service.contract import vocab as v
 from service.contract.errors import ErrorKind
 from service.contract.fields import Count, Detail, Id, Identity, ManifestId, Revision, Sha256, Word
 from service.contract.parts import Audience, BlockedRequests, EvidenceRefs, Options, Payload
 from service.contract.times import UtcDateTime
-from service.contract.vocab import BlockedReason, StateName
+from service.domain import vocab as v
+from service.domain.vocab import BlockedReason, StateName
 
 
 class ReleaseManifestData(Payload):

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from service.contract import vocab as v
 from service.contract.fields import Id, Identity, Text, UniqueIdentities, unique
-from service.contract.vocab import EvidenceKind
+from service.domain import vocab as v
+from service.domain.vocab import EvidenceKind
 
 
 class Payload(BaseModel):
@@ -59,7 +59,7 @@ Audience = Annotated[
     Field(min_length=1, max_length=v.MAX_AUDIENCE, json_schema_extra=_UNIQUE),
     UniqueIdentities,
 ]
-# An empty approval audience decodes: CONTRACT §6 makes it the approval check
+# An empty approval audience decodes: docs/contract.md makes it the approval check
 # audience-out-of-scope, a counted and audited refusal, rather than a dead letter.
 ApprovalAudience = Annotated[
     list[Identity], Field(max_length=v.MAX_AUDIENCE, json_schema_extra=_UNIQUE), UniqueIdentities

@@ -1,4 +1,4 @@
-"""Strict models of every CloudEvent `data` payload in CONTRACT §3 (unknown fields refused)."""
+"""Strict models of every CloudEvent `data` payload in docs/contract.md (unknown fields refused)."""
 
 from typing import Annotated, Any, Final
 
@@ -34,7 +34,7 @@ from service.contract.parts import (
     Recipients,
 )
 from service.contract.times import UtcDateTime
-from service.contract.vocab import Correction, Decision, EvidenceKind
+from service.domain.vocab import Correction, Decision, EvidenceKind
 
 __all__ = [
     "PAYLOAD_MODELS",

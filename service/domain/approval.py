@@ -1,4 +1,4 @@
-"""Approval checks, each with the reason CONTRACT §6 names, and their application."""
+"""Approval checks, each with the reason docs/contract.md names, and their application."""
 
 from __future__ import annotations
 

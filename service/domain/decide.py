@@ -19,13 +19,13 @@ from service.domain.commands import (
     PacketReady,
     Tick,
 )
+from service.domain.draft import Draft
 from service.domain.facts import Fact
 from service.domain.forward import decide_forward
 from service.domain.governance import Governance
 from service.domain.release import advance, release
 from service.domain.revision import Packet, newest_created
 from service.domain.states import RevisionState as S
-from service.domain.work import Work
 
 Evidence = Mapping[tuple[str, str], EvidenceVersion]
 
@@ -47,7 +47,7 @@ def decide(
 ) -> Decision:
     """`evidence`: the newest announced version of what the packet's revisions cite. A
     revision citing an older one is superseded before anything else can act on it."""
-    work = Work(packet_id, packet, now, command.event_id)
+    work = Draft(packet_id, packet, now, command.event_id)
     seen = work.seen(command.event_id)
     known = dict(evidence or {})
     if isinstance(command, PacketReady):
@@ -77,7 +77,7 @@ def decide(
 
 
 def _packet_ready(
-    work: Work, cmd: PacketReady, governance: Governance
+    work: Draft, cmd: PacketReady, governance: Governance
 ) -> tuple[tuple[str, str] | None, bool]:
     data = cmd.data
     number = int(data["revision"])
@@ -96,7 +96,7 @@ def _packet_ready(
     return None, duplicate
 
 
-def _create(work: Work, cmd: PacketReady, governance: Governance) -> None:
+def _create(work: Draft, cmd: PacketReady, governance: Governance) -> None:
     data = cmd.data
     number = int(data["revision"])
     lane = governance.lane(data["lane_id"])
@@ -128,7 +128,7 @@ def _create(work: Work, cmd: PacketReady, governance: Governance) -> None:
     work.transition(number, "created", S.PENDING, "packet-ready", f"lane {lane.lane_id}", body)
 
 
-def _supersede_older(work: Work, arriving: int = 0) -> None:
+def _supersede_older(work: Draft, arriving: int = 0) -> None:
     newest = max(newest_created(work.revs) or 0, arriving)
     for number, rev in sorted(work.revs.items()):
         if number < newest and rev.created and not rev.terminal:
@@ -142,7 +142,7 @@ def _supersede_older(work: Work, arriving: int = 0) -> None:
             )
 
 
-def _supersede_stale_evidence(work: Work, evidence: Evidence) -> None:
+def _supersede_stale_evidence(work: Draft, evidence: Evidence) -> None:
     """A revision citing a version older than one already announced is stale."""
     for number, rev in sorted(work.revs.items()):
         if not rev.created or rev.terminal:
@@ -155,7 +155,7 @@ def _supersede_stale_evidence(work: Work, evidence: Evidence) -> None:
                 break
 
 
-def _approval(work: Work, cmd: ApprovalDecided, governance: Governance) -> None:
+def _approval(work: Draft, cmd: ApprovalDecided, governance: Governance) -> None:
     data = cmd.data
     number = int(data["revision"])
     record = {
@@ -190,7 +190,7 @@ def _approval(work: Work, cmd: ApprovalDecided, governance: Governance) -> None:
         release(work, rev, governance)
 
 
-def _evidence_changed(work: Work, cmd: EvidenceChanged) -> None:
+def _evidence_changed(work: Draft, cmd: EvidenceChanged) -> None:
     kind, ref, version = cmd.data["kind"], cmd.data["ref"], cmd.data["new_version"]
     for number, rev in sorted(work.revs.items()):
         if not rev.created or rev.terminal:
@@ -207,7 +207,7 @@ def _evidence_changed(work: Work, cmd: EvidenceChanged) -> None:
         work.transition(number, "superseded", S.SUPERSEDED, "evidence-changed", detail)
 
 
-def _feedback(work: Work, cmd: FeedbackReceived) -> tuple[tuple[str, str] | None, bool]:
+def _feedback(work: Draft, cmd: FeedbackReceived) -> tuple[tuple[str, str] | None, bool]:
     data = cmd.data
     parsed = parse_manifest_id(str(data["manifest_id"]))
     if parsed is None or parsed[0] != work.packet_id or work.rev(parsed[1]).manifest is None:

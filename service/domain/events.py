@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from service.contract.envelope import make_event
-from service.contract.times import format_time
 from service.domain.canonical import digest, manifest_id
 from service.domain.facts import Outgoing
+from service.domain.times import format_time
 
 MAX_ID = 256
 
@@ -61,5 +60,4 @@ def forward_outcome(allowed: bool, data: Mapping[str, Any], at: datetime) -> Out
 def _out(
     topic: str, event_id: str, packet_id: str, at: datetime, data: Mapping[str, Any]
 ) -> Outgoing:
-    event = make_event(topic, event_id, packet_id, at, dict(data))
-    return Outgoing(topic=topic, key=packet_id, event=event)
+    return Outgoing(topic, packet_id, event_id, packet_id, format_time(at), dict(data))

@@ -17,18 +17,37 @@ RECORD_KINDS = frozenset({"refused", "forward-allowed", "forward-blocked", "feed
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One event to publish: logical topic (no prefix), record key, CloudEvent dict."""
+    """One event to publish, as plain data: logical topic (no prefix), record key, event id,
+    subject, time (RFC 3339 text) and payload. The CloudEvent envelope around it is made at
+    the edge (service/contract/envelope.py, `envelope_of`)."""
 
     topic: str
     key: str
-    event: Mapping[str, Any]
+    id: str
+    subject: str
+    at: str
+    data: Mapping[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"topic": self.topic, "key": self.key, "event": dict(self.event)}
+        return {
+            "topic": self.topic,
+            "key": self.key,
+            "id": self.id,
+            "subject": self.subject,
+            "at": self.at,
+            "data": dict(self.data),
+        }
 
     @staticmethod
     def from_json(obj: Mapping[str, Any]) -> Outgoing:
-        return Outgoing(topic=obj["topic"], key=obj["key"], event=obj["event"])
+        return Outgoing(
+            topic=obj["topic"],
+            key=obj["key"],
+            id=obj["id"],
+            subject=obj["subject"],
+            at=obj["at"],
+            data=obj["data"],
+        )
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from typing import Any
 
 from service.domain import events
 from service.domain.canonical import manifest_id
+from service.domain.draft import Draft
 from service.domain.states import RevisionState as S
-from service.domain.work import Work
 
 
-def _blocked(work: Work, data: Mapping[str, Any]) -> tuple[str, str, list[str]]:
+def _blocked(work: Draft, data: Mapping[str, Any]) -> tuple[str, str, list[str]]:
     """The reason a request is blocked, with detail and the recipients it would have reached."""
     number = int(data["revision"])
     recipients = list(data["recipients"])
@@ -35,7 +35,7 @@ def _blocked(work: Work, data: Mapping[str, Any]) -> tuple[str, str, list[str]]:
     return "", "", []
 
 
-def decide_forward(work: Work, data: Mapping[str, Any]) -> bool:
+def decide_forward(work: Draft, data: Mapping[str, Any]) -> bool:
     """Record the outcome on the revision's log; True when the request was seen before."""
     number = int(data["revision"])
     if any(data["request_id"] in rev.request_ids for rev in work.revs.values()):

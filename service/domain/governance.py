@@ -13,7 +13,7 @@ from typing import Any
 import isodate  # type: ignore[import-untyped]
 import yaml
 
-from service.contract import vocab
+from service.domain import vocab
 from service.domain.canonical import digest
 
 _REQUIRED = ("lane_id", "name", "authorized_recipients", "max_validity", "max_pending")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.contract.times import format_time
 from service.domain import events
 from service.domain.approval import recheck_release
 from service.domain.canonical import manifest_hash, manifest_id
+from service.domain.draft import Draft
 from service.domain.governance import Governance
 from service.domain.revision import Revision, parse_time
 from service.domain.states import RevisionState as S
-from service.domain.work import Work
+from service.domain.times import format_time
 
 
 def build_manifest(rev: Revision, older: list[int], released_at: str) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def build_manifest(rev: Revision, older: list[int], released_at: str) -> dict[st
     return data
 
 
-def release(work: Work, rev: Revision, governance: Governance) -> None:
+def release(work: Draft, rev: Revision, governance: Governance) -> None:
     refusal = recheck_release(rev, governance, work.now)
     if refusal:
         reason, detail = refusal
@@ -66,7 +66,7 @@ def release(work: Work, rev: Revision, governance: Governance) -> None:
     )
 
 
-def advance(work: Work, governance: Governance) -> None:
+def advance(work: Draft, governance: Governance) -> None:
     """Apply every transition that time alone makes due, for every revision of the packet."""
     for number in sorted(work.revs):
         rev = work.revs[number]

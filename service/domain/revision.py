@@ -7,9 +7,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.contract.times import parse_time
 from service.domain.facts import Fact, group_by_revision
 from service.domain.states import RevisionState, is_terminal
+from service.domain.times import parse_time
 
 __all__ = [
     "Packet",

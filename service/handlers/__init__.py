@@ -10,12 +10,12 @@ from typing import Any
 from service.contract.decode import Inbound
 from service.domain.commands import Command, EvidenceVersion
 from service.domain.decide import Decision
+from service.gate.context import GateContext
 from service.handlers.approval_decision import approval_decision
 from service.handlers.evidence_changed import on_evidence_changed
 from service.handlers.forward_request import forward_request
 from service.handlers.packet_ready import cited, packet_ready
 from service.handlers.review_feedback import review_feedback
-from service.runtime import Runtime
 
 ToCommand = Callable[[Inbound[Any], Any], tuple[str, Command]]
 
@@ -26,7 +26,7 @@ class TopicHandler:
 
     to_command: ToCommand | None = None
     cites: Callable[[Inbound[Any]], list[tuple[str, str]]] | None = None  # evidence to prefetch
-    fan_out: Callable[[Inbound[Any], Runtime], Awaitable[Decision]] | None = None
+    fan_out: Callable[[Inbound[Any], GateContext], Awaitable[Decision]] | None = None
 
 
 HANDLERS: Mapping[str, TopicHandler] = {

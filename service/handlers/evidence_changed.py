@@ -8,10 +8,10 @@ from service.contract.decode import Inbound
 from service.domain.commands import EvidenceChanged, EvidenceVersion
 from service.domain.decide import Decision
 from service.domain.facts import Fact
-from service.runtime import Runtime
+from service.gate.context import GateContext
 
 
-async def on_evidence_changed(inbound: Inbound[Any], rt: Runtime) -> Decision:
+async def on_evidence_changed(inbound: Inbound[Any], rt: GateContext) -> Decision:
     data = inbound.raw_data
     kind, ref = data["kind"], data["ref"]
     version = EvidenceVersion(str(data["new_version"]), inbound.event.id)
@@ -27,6 +27,6 @@ async def on_evidence_changed(inbound: Inbound[Any], rt: Runtime) -> Decision:
     command = EvidenceChanged(inbound.event.id, data, as_of=record.as_of)
     facts: list[Fact] = []
     for packet_id in packets:
-        decision = await rt.gate.run(packet_id, command)
+        decision = await rt.gate.decide_one(packet_id, command)
         facts.extend(decision.facts)
     return Decision(tuple(facts), "applied" if facts else "duplicate")

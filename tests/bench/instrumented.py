@@ -66,10 +66,10 @@ def timed_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    from service import gate
     from service.adapters import mongo_store, outbox
     from service.domain import facts
-    from service.handlers import consume
+    from service.entrypoints import consume
+    from service.gate import gate
 
     monitoring.register(Commands())
     store = mongo_store.MongoStore
@@ -94,13 +94,13 @@ def install() -> None:
         (outbox.KafkaOutbox, "publish", "outbox.publish", timed_async),
         (consume, "process", "consume.process", timed_async),  # per message (older service)
         (consume, "process_partition", "consume.process_partition", timed_async),  # per batch
-        (consume, "run_many", "consume.run_many", timed_async),
-        (gate.Gate, "run", "gate.run", timed_async),
-        (gate.Gate, "run_many", "gate.run_many", timed_async),
+        (consume, "handle_batch", "consume.handle_batch", timed_async),
+        (gate.Gate, "decide_one", "gate.decide_one", timed_async),
+        (gate.Gate, "decide_batch", "gate.decide_batch", timed_async),
         (consume, "decode", "contract.decode", timed_sync),
         (gate, "decide", "domain.decide", timed_sync),
         (gate, "fold_packet", "domain.fold_packet", timed_sync),
-        (gate, "observe_facts", "metrics.observe_facts", timed_sync),
+        (gate, "count_facts", "metrics.count_facts", timed_sync),
         (mongo_store, "from_doc", "store.from_doc", timed_sync),
         (mongo_store, "to_doc", "store.to_doc", timed_sync),
         (facts, "digest", "domain.seal_digest", timed_sync),
@@ -129,7 +129,7 @@ def main() -> None:
     install()
     atexit.register(dump)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    from service.cli import main as service_main
+    from service.cli.main import main as service_main
 
     service_main()
 

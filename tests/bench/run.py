@@ -1,4 +1,4 @@
-"""`python -m tests.bench.run [--quick|--full] [--out PATH]`: the benchmark (DESIGN §6).
+"""`python -m tests.bench.run [--quick|--full] [--out PATH]`: the benchmark (docs/design.md).
 
 On the local stack (ops/stack/stack.sh up), in one run: the service's saturated lifecycle
 throughput and approval->manifest latency, the latency at half that rate, the bare

@@ -2,7 +2,7 @@
 wrong or missing from the audit trail. Pure: no I/O, no clock (`now` is passed in).
 
 Inputs are identified by their exact bytes (a resend of the same bytes is one input), outputs
-by (topic, CloudEvent id). The rules are CONTRACT §3/§6 read from the outside: the checker
+by (topic, CloudEvent id). The rules are docs/contract.md read from the outside: the checker
 knows only what the harness produced (and which approvals it made as genuine) and what the
 service published, plus the /packets audit views when it is given them.
 """

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 Event = dict[str, Any]
 TERMINAL = frozenset({"superseded", "expired", "rejected"})
-# CONTRACT §6: the only moves a revision can make (None is "no state yet").
+# docs/contract.md: the only moves a revision can make (None is "no state yet").
 LEGAL = frozenset(
     {
         (None, "pending"),

@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 
-from service.app import create_topics
+from service.entrypoints.app import create_topics
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
 from tests.chaos.checker import Input, Output
 from tests.chaos.workload import Step

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.contract.times import format_time
+from service.contract.envelope import envelope_of
 from service.domain import events
 from service.domain.canonical import manifest_hash
+from service.domain.times import format_time
 from tests.chaos.checker import Input, Output, Report, check, new_outputs
 from tests.support.bus import envelope
 from tests.support.events import AUDIENCE, LANE, approval, evidence_changed, forward, packet
@@ -37,7 +38,7 @@ def lifecycle(
     pkt: Mapping[str, Any], frm: str | None, to: str | None, reason: str, cause: str, t: float
 ) -> Output:
     o = events.lifecycle(pkt["packet_id"], pkt["revision"], frm, to, reason, "", cause, at(t))
-    return out(o.topic, o.event)
+    return out(o.topic, envelope_of(o))
 
 
 def manifest(pkt: Mapping[str, Any], appr: Mapping[str, Any], t: float, **over: Any) -> Output:
@@ -63,7 +64,7 @@ def manifest(pkt: Mapping[str, Any], appr: Mapping[str, Any], t: float, **over: 
     }
     data["manifest_hash"] = manifest_hash(data)
     o = events.manifest(data, at(t))
-    return out(o.topic, o.event)
+    return out(o.topic, envelope_of(o))
 
 
 def outcome(req: Mapping[str, Any], allowed: bool, t: float, reason: str = "") -> Output:
@@ -75,7 +76,7 @@ def outcome(req: Mapping[str, Any], allowed: bool, t: float, reason: str = "") -
     }
     data.pop("channel")
     o = events.forward_outcome(allowed, data, at(t))
-    return out(o.topic, o.event)
+    return out(o.topic, envelope_of(o))
 
 
 def dead_letter(item: Input, kind: str, received: float = 0, offset: int = 7) -> Output:

@@ -33,7 +33,7 @@ def of_packet(pid: str, revision: int | None = None) -> Callable[[Event], bool]:
 
 
 def distinct(bus: Bus, topic: str, pred: Callable[[Event], bool]) -> list[Event]:
-    """Matching events with same-id re-emissions dropped, as CONTRACT §4 lets consumers do."""
+    """Matching events with same-id re-emissions dropped, as docs/contract.md lets consumers do."""
     kept: dict[str, Event] = {}
     for event in bus.matching(topic, pred):
         kept.setdefault(event["id"], event)
@@ -54,7 +54,7 @@ def copies(bus: Bus, topic: str, event_id: str) -> int:
 
 
 def only_one(bus: Bus, topic: str, event_id: str) -> Event:
-    """The one event with this id: any re-emission must be an exact copy (CONTRACT §4)."""
+    """The one event with this id: any re-emission must be an exact copy (docs/contract.md)."""
     found = bus.matching(topic, lambda e: e["id"] == event_id)
     assert found, f"no {event_id} on {topic}"
     assert all(e == found[0] for e in found), f"{event_id} was published with different content"

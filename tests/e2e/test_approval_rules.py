@@ -1,4 +1,4 @@
-"""Approval decisions (CONTRACT §6): release at once, rejection, and every refusal reason."""
+"""Approval decisions (docs/contract.md): release at once, rejection, and every refusal reason."""
 
 from datetime import timedelta
 from typing import Any

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.contract.times import parse_time
+from service.domain.times import parse_time
 from tests.e2e.steps import (
     conforming,
     distinct,

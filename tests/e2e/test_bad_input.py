@@ -1,4 +1,4 @@
-"""Malformed input (CONTRACT §1, §3): dead-lettered with its kind and raw bytes; never blocking.
+"""Malformed input (docs/contract.md): dead-lettered with its kind and raw bytes; never blocking.
 
 The broker refuses records over its 1 MiB message.max.bytes, so this module's service runs
 with a 64 KiB MAX_MESSAGE_BYTES and the too-large case sends 100 KiB.

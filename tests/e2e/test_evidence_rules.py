@@ -1,4 +1,4 @@
-"""Evidence changes (CONTRACT §6): stale citations and a lane's audience scope supersede."""
+"""Evidence changes (docs/contract.md): stale citations and a lane's audience scope supersede."""
 
 from datetime import timedelta
 from pathlib import Path

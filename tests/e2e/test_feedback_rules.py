@@ -1,4 +1,4 @@
-"""Review feedback (CONTRACT §3): a reviewer's correction of a released packet, audited, counted.
+"""Review feedback (docs/contract.md): a reviewer's correction of a release, audited, counted.
 
 review-feedback has no output event of its own; a later feedback for an unknown manifest
 under the same record key (same partition) is the marker that says the earlier one is done.

@@ -1,4 +1,4 @@
-"""Forward requests (CONTRACT §3, §6): allowed inside the audience of a live release only."""
+"""Forward requests (docs/contract.md): allowed inside the audience of a live release only."""
 
 from tests.e2e.steps import (
     blocked,

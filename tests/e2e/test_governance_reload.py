@@ -1,4 +1,4 @@
-"""Governance reloads (CONTRACT §5, §6): the file in force now decides, at approval and release.
+"""Governance reloads (docs/contract.md): the file in force now decides, at approval and release.
 
 The module edits its own governance file; each edit is awaited through the reload counter
 (a reload has no event), so the tests run in file order on purpose.
@@ -8,7 +8,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
-from service.contract.times import parse_time
+from service.domain.times import parse_time
 from tests.e2e.steps import (
     copies,
     lifecycle_event,

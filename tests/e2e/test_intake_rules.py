@@ -1,4 +1,4 @@
-"""Intake (CONTRACT §6, packet-ready rows): pending, superseded, duplicates, conflicts, rejects."""
+"""Intake (docs/contract.md, packet-ready rows): pending, superseded, duplicates, conflicts."""
 
 import json
 

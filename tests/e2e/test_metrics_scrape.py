@@ -1,4 +1,4 @@
-"""The KPI scrape (CONTRACT §7): a scenario with known counts, then exact values from /metrics.
+"""The KPI scrape (docs/contract.md): a scenario with known counts, then exact values from /metrics.
 
 This module has its own service process (fresh counters) and skips the warm-up, whose
 marker events would be counted too.

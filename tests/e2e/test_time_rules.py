@@ -1,8 +1,8 @@
-"""Time-driven transitions (CONTRACT §6): release at valid_from, expiry, approval timeout."""
+"""Time-driven transitions (docs/contract.md): release at valid_from, expiry, approval timeout."""
 
 from datetime import timedelta
 
-from service.contract.times import parse_time
+from service.domain.times import parse_time
 from tests.e2e.steps import (
     blocked,
     lifecycle_event,

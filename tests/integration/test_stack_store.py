@@ -1,7 +1,7 @@
 """The local store (FerretDB or MongoDB) does what the fact log relies on, through PyMongo async.
 
-The fact log decides races with the unique `_id` alone (DESIGN §2), and its batches read the
-per-document errors of an unordered insert_many (DESIGN §6); both are checked here.
+The fact log decides races with the unique `_id` alone (docs/design.md), and its batches read the
+per-document errors of an unordered insert_many (docs/design.md); both are checked here.
 """
 
 from __future__ import annotations

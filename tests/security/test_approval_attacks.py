@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from service.contract.times import format_time
+from service.domain.times import format_time
 from tests.security.attacks import (
     PREPARER_SEED,
     SELF_LANE,

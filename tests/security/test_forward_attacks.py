@@ -1,6 +1,6 @@
 """Forward attacks: a recipient that only looks like an approved one never receives anything.
 
-Identities are compared exactly (CONTRACT §3). A look-alike the contract's identity pattern
+Identities are compared exactly (docs/contract.md). A look-alike the contract's identity pattern
 refuses (whitespace, an upper-case scheme) is dead-lettered as invalid-data; one it accepts
 (a case change after the colon, an invisible or a homoglyph character) reaches the gate and
 is blocked whole as outside-audience, audited as a forward-blocked fact. Either way nothing

@@ -12,9 +12,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service.contract.times import format_time
 from service.domain.canonical import option_set_hash, packet_hash
 from service.domain.signing import sign
+from service.domain.times import format_time
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 _VECTORS = json.loads((FIXTURES / "contract" / "vectors.json").read_text())

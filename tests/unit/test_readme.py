@@ -1,4 +1,4 @@
-"""The README's lifecycle table is the code's table (DESIGN §5: the same table in both)."""
+"""The README's lifecycle table is the code's table (the same table in both)."""
 
 from pathlib import Path
 

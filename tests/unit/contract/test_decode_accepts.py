@@ -75,7 +75,7 @@ def test_a_reject_needs_a_reason_but_no_audience_or_window() -> None:
 
 
 def test_an_approve_with_an_empty_audience_decodes_for_decide_to_refuse() -> None:
-    # CONTRACT §6: an empty audience is the approval check audience-out-of-scope.
+    # docs/contract.md: an empty audience is the approval check audience-out-of-scope.
     doc = event("approval-decision.json")
     doc["data"]["audience"] = []
     assert decode(encode(doc), "approval-decision").data.audience == []

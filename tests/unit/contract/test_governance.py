@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 
+from service.adapters.governance_file import load_governance
 from service.domain.governance import GovernanceError, parse_governance
-from service.governance_file import load_governance
 from tests.unit.contract.support import REPO, owner_public_key, text
 
 EXAMPLE = text("lanes.yaml")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from service.adapters.governance_file import GovernanceWatcher, load_governance
 from service.domain.governance import GovernanceError
-from service.governance_file import GovernanceWatcher, load_governance
 from tests.unit.contract.support import text
 
 EXAMPLE = text("lanes.yaml")

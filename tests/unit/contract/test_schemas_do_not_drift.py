@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from service.contract.generate import SCHEMAS_DIR, artifacts, stale, write
+from service.cli.schemas import SCHEMAS_DIR, artifacts, stale, write
 from tests.unit.contract.support import REPO
 
 HINT = "schemas/ drifted from the models: run `make schemas` and commit the result"

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from service.cli.keys import generate_keypair
 from service.domain.signing import public_key_from_seed, sign, signing_input, verify
-from service.keys import generate_keypair
 from tests.unit.contract.support import load, owner_public_key, owner_seed, vectors
 
 APPROVAL: dict[str, Any] = load("approval-decision.json")["data"]

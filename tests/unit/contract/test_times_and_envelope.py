@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.contract.envelope import EVENT_TYPES, INPUT_TYPES, CloudEvent, make_event
-from service.contract.times import format_time, parse_time
+from service.domain.times import format_time, parse_time
 
 T = datetime(2026, 11, 27, 18, 5, tzinfo=UTC)
 

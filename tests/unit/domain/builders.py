@@ -9,7 +9,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service.contract.times import format_time
+from service.contract.envelope import envelope_of
 from service.domain.canonical import option_set_hash, packet_hash
 from service.domain.commands import Command
 from service.domain.decide import Decision, decide
@@ -17,6 +17,7 @@ from service.domain.facts import Fact
 from service.domain.governance import Governance, parse_governance
 from service.domain.revision import Revision, fold_packet, with_facts
 from service.domain.signing import sign
+from service.domain.times import format_time
 
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 LANE = "exec-customer-review"
@@ -169,7 +170,7 @@ class Log:
 
 
 def events_of(decision: Decision, topic: str) -> list[Mapping[str, Any]]:
-    return [o.event for f in decision.facts for o in f.outbox if o.topic == topic]
+    return [envelope_of(o) for f in decision.facts for o in f.outbox if o.topic == topic]
 
 
 def lifecycle(decision: Decision) -> list[tuple[Any, Any, Any]]:

@@ -1,4 +1,4 @@
-"""Every approval check and its reason (CONTRACT §6)."""
+"""Every approval check and its reason (docs/contract.md)."""
 
 from datetime import timedelta
 from typing import Any

@@ -1,4 +1,4 @@
-"""evidence-changed and audience-scope changes (CONTRACT §6)."""
+"""evidence-changed and audience-scope changes (docs/contract.md)."""
 
 from datetime import timedelta
 
@@ -16,7 +16,7 @@ def test_a_changed_cited_version_supersedes_a_pending_revision() -> None:
     log.send(PacketReady("ready-1", packet_data(1)))
     decision = log.send(changed("incident-impact", "INC-1", "8"))
     assert lifecycle(decision) == [("pending", "superseded", "evidence-changed")]
-    assert decision.facts[0].outbox[0].event["data"]["detail"] == "incident-impact INC-1 7 -> 8"
+    assert decision.facts[0].outbox[0].data["detail"] == "incident-impact INC-1 7 -> 8"
 
 
 def test_the_same_version_again_changes_nothing() -> None:

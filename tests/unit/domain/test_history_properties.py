@@ -185,7 +185,7 @@ def test_random_histories_keep_every_invariant(steps: list[tuple[Any, ...]]) -> 
             ref.newer_seen.update({r: True for r in range(1, s[1])})
         for fact in decision.facts:
             for out in fact.outbox:
-                data = out.event["data"]
+                data = out.data
                 if out.topic == "release-manifest":
                     revision = int(data["revision"])
                     assert revision not in released, "two manifests for one revision"

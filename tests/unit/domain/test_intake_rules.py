@@ -1,7 +1,8 @@
-"""CONTRACT §6 rows for packet-ready."""
+"""docs/contract.md rows for packet-ready."""
 
 from datetime import timedelta
 
+from service.contract.envelope import envelope_of
 from service.domain.commands import ApprovalDecided, EvidenceVersion, PacketReady
 from tests.unit.domain.builders import T0, Log, approval_data, lifecycle, packet_data
 
@@ -25,7 +26,7 @@ def test_a_newer_revision_supersedes_every_older_non_terminal_one() -> None:
     log.send(ready(2))
     decision = log.send(ready(3))
     assert (log.state(1), log.state(2), log.state(3)) == ("superseded", "superseded", "pending")
-    notes = [e for f in decision.facts for o in f.outbox for e in [o.event]]
+    notes = [e for f in decision.facts for o in f.outbox for e in [envelope_of(o)]]
     superseded = [n["data"] for n in notes if n["data"]["to_state"] == "superseded"]
     assert [(n["revision"], n["reason"], n["superseded_by"]) for n in superseded] == [
         (2, "newer-revision", 3)
@@ -72,7 +73,7 @@ def test_a_packet_missing_required_evidence_is_rejected_naming_the_missing_kinds
     log = Log()
     decision = log.send(ready(1, evidence=[("renewal", "RNW-1", "1")]))
     assert log.state(1) == "rejected"
-    note = decision.facts[0].outbox[0].event["data"]
+    note = decision.facts[0].outbox[0].data
     assert note["reason"] == "evidence-incomplete"
     assert "incident-impact" in note["detail"] and "contract" in note["detail"]
 

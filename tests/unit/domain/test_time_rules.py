@@ -72,7 +72,7 @@ def test_release_rechecks_the_governance_in_force_and_supersedes_on_failure() ->
     decision = log.send(Tick(), T0 + timedelta(minutes=5))
     assert log.state(1) == "superseded"
     assert lifecycle(decision) == [("approved", "superseded", "release-check-failed")]
-    assert "audience-out-of-scope" in decision.facts[0].outbox[0].event["data"]["detail"]
+    assert "audience-out-of-scope" in decision.facts[0].outbox[0].data["detail"]
     assert events_of(decision, "release-manifest") == []
 
 

@@ -10,12 +10,13 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from service.adapters.memory_store import MemoryStore
+from service.contract.envelope import envelope_of
 from service.domain.facts import Fact
-from service.gate import Gate
-from service.health import Health
-from service.metrics import Metrics
-from service.runtime import Runtime
+from service.gate.context import GateContext
+from service.gate.gate import Gate
 from service.settings import Settings
+from service.telemetry.health import Health
+from service.telemetry.metrics import Metrics
 from tests.unit.domain.builders import T0, governance
 
 
@@ -27,7 +28,7 @@ class RecordingPublisher:
     async def publish(self, facts: Sequence[Fact]) -> None:
         for fact in facts:
             for out in fact.outbox:
-                self.sent.append((out.topic, out.key, out.event))
+                self.sent.append((out.topic, out.key, envelope_of(out)))
         await self.store.mark_published([f.id for f in facts])
 
     async def send(self, topic: str, key: str, event: Mapping[str, Any]) -> Any:
@@ -52,14 +53,14 @@ class Clock:
         return self.at
 
 
-def runtime(store: MemoryStore | None = None) -> tuple[Runtime, RecordingPublisher, Clock]:
+def runtime(store: MemoryStore | None = None) -> tuple[GateContext, RecordingPublisher, Clock]:
     store = store or MemoryStore()
     publisher = RecordingPublisher(store)
     metrics = Metrics(CollectorRegistry())
     clock = Clock()
     gov = governance()
     gate = Gate(store, publisher, lambda: gov, clock, metrics, retries=5)
-    rt = Runtime(
+    rt = GateContext(
         Settings(),
         store,
         gate,

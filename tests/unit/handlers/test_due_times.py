@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from service.schedule import DueTimes
+from service.gate.due import DueTimes
 
 T0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

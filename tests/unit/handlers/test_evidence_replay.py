@@ -35,14 +35,14 @@ def change(event_id: str, version: str) -> Inbound[Any]:
 
 async def test_a_replayed_old_change_is_a_duplicate_and_supersedes_nothing() -> None:
     rt, _, _ = runtime()
-    await rt.gate.run("RP-1", PacketReady("r1", packet_data(1)))
+    await rt.gate.decide_one("RP-1", PacketReady("r1", packet_data(1)))
     first = await on_evidence_changed(change("e8", "8"), rt)
     assert [f.to_state for f in first.facts] == ["superseded"]
     await on_evidence_changed(change("e9", "9"), rt)
     cites_nine = packet_data(
         2, evidence=[("incident-impact", "INC-1", "9"), ("contract", "M", "3")]
     )
-    await rt.gate.run("RP-1", PacketReady("r2", cites_nine))
+    await rt.gate.decide_one("RP-1", PacketReady("r2", cites_nine))
     replay = await on_evidence_changed(change("e8", "8"), rt)
     assert replay.outcome == "duplicate" and replay.facts == ()
     assert (await rt.store.state_counts()) == {"superseded": 1, "pending": 1}

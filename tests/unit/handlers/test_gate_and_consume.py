@@ -12,8 +12,8 @@ from pymongo.errors import AutoReconnect
 from service.adapters.memory_store import MemoryStore
 from service.domain.commands import PacketReady
 from service.domain.facts import Fact
+from service.entrypoints.consume import process_partition
 from service.handlers import HANDLERS
-from service.handlers.consume import process_partition
 from tests.unit.domain.builders import packet_data
 from tests.unit.handlers.fakes import runtime
 
@@ -50,7 +50,7 @@ def value(rt: Any, name: str, **labels: str) -> float:
 
 async def test_a_command_is_appended_projected_published_and_marked() -> None:
     rt, publisher, _ = runtime()
-    decision = await rt.gate.run("RP-1", PacketReady("evt-1", packet_data(1)))
+    decision = await rt.gate.decide_one("RP-1", PacketReady("evt-1", packet_data(1)))
     assert decision.outcome == "applied"
     assert publisher.ids("packet-lifecycle") == ["RP-1@r1:pending"]
     assert await rt.store.count_unpublished() == 0
@@ -68,14 +68,14 @@ async def test_a_lost_append_race_reloads_and_decides_again() -> None:
         if not rival_done:  # another instance stores the same revision first
             rival_done = True
             other, _, _ = runtime(MemoryStore())
-            await other.gate.run("RP-1", PacketReady("evt-rival", packet_data(1)))
+            await other.gate.decide_one("RP-1", PacketReady("evt-rival", packet_data(1)))
             await original(
                 [replace(f, cause_event_id="evt-rival") for f in other.store.facts.values()]
             )  # type: ignore[attr-defined]
         await original(facts)
 
     store.append = racing_append  # type: ignore[method-assign]
-    decision = await rt.gate.run("RP-1", PacketReady("evt-1", packet_data(1)))
+    decision = await rt.gate.decide_one("RP-1", PacketReady("evt-1", packet_data(1)))
     assert decision.outcome == "duplicate"
     assert value(rt, "release_gate_store_conflicts_total") == 1.0
     assert len(store.facts) == 1
@@ -138,7 +138,7 @@ async def test_a_batch_decides_in_order_appends_once_and_publishes_in_that_order
 
     store.append = counting  # type: ignore[method-assign]
     items = [("RP-1", PacketReady(f"evt-{r}", packet_data(r))) for r in (1, 2, 3)]
-    decisions = await rt.gate.run_many(items)
+    decisions = await rt.gate.decide_batch(items)
     assert [d.outcome for d in decisions] == ["applied"] * 3
     assert calls == 1
     assert publisher.ids("packet-lifecycle") == [
@@ -154,7 +154,7 @@ async def test_a_batch_that_loses_a_race_midway_redecides_the_rest_on_the_reload
     store = MemoryStore()
     rt, _, _ = runtime(store)
     rival, _, _ = runtime(store)
-    await rt.gate.run("RP-1", PacketReady("evt-1", packet_data(1)))
+    await rt.gate.decide_one("RP-1", PacketReady("evt-1", packet_data(1)))
     original = store.append
     raced = False
 
@@ -162,7 +162,7 @@ async def test_a_batch_that_loses_a_race_midway_redecides_the_rest_on_the_reload
         nonlocal raced
         if not raced:  # a rival supersedes r1 with r2 between our load and our append
             raced = True
-            await rival.gate.run("RP-1", PacketReady("evt-2", packet_data(2)))
+            await rival.gate.decide_one("RP-1", PacketReady("evt-2", packet_data(2)))
         await original(facts)
 
     store.append = racing  # type: ignore[method-assign]
@@ -170,7 +170,7 @@ async def test_a_batch_that_loses_a_race_midway_redecides_the_rest_on_the_reload
         ("RP-9", PacketReady("evt-9", packet_data(1, packet_id="RP-9"))),
         ("RP-1", PacketReady("evt-3", packet_data(3))),
     ]
-    decisions = await rt.gate.run_many(items)
+    decisions = await rt.gate.decide_batch(items)
     assert [d.outcome for d in decisions] == ["applied", "applied"]
     assert value(rt, "release_gate_store_conflicts_total") == 1.0
     states = {f.id: f.to_state for f in store.facts.values()}

@@ -2,8 +2,8 @@
 
 from prometheus_client import CollectorRegistry
 
-from service.health import Health
-from service.metrics import Metrics
+from service.telemetry.health import Health
+from service.telemetry.metrics import Metrics
 
 
 def ready_gauge(registry: CollectorRegistry) -> float | None:

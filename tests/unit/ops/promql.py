@@ -10,7 +10,7 @@ import yaml
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import CollectorRegistry
 
-from service.metrics import Metrics
+from service.telemetry.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[3]
 PROMETHEUS_DIR = ROOT / "ops" / "prometheus"

@@ -9,7 +9,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.metrics import (
+from service.telemetry.metrics import (
     BLOCKED_REASONS,
     CORRECTIONS,
     DEAD_LETTER_KINDS,
@@ -24,7 +24,7 @@ from service.metrics import (
 
 # attribute -> (family name as exposed, type, label names)
 EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    # CONTRACT.md §7 KPIs
+    # docs/contract.md KPIs
     "releases": ("release_gate_releases", "counter", ("lane",)),
     "blocked": ("release_gate_blocked", "counter", ("stage", "reason")),
     "transitions": (

@@ -1,8 +1,8 @@
 """Commands for packets: load the logs, decide, append, project, publish, count.
 
-`run` handles one command; `run_many` handles a consumer batch with one load, one ordered
-append, one projection and snapshot write, one publish and one mark for the whole batch
-(DESIGN §6).
+`decide_one` handles one command; `decide_batch` handles a consumer batch with one load,
+one ordered append, one projection and snapshot write, one publish and one mark for the
+whole batch (docs/design.md).
 Facts of one revision go into a single *ordered* insert, so a lost race at seq n+1 can
 never leave n+2 standing on someone else's n+1; whatever follows a lost race is decided
 again, one command at a time, on the reloaded log.
@@ -16,25 +16,22 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
+from service.adapters.errors import AppendRaceLost
 from service.adapters.store import FactStore, Projection, SeqTaken
 from service.domain.commands import Command
 from service.domain.decide import Decision, Evidence, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance
 from service.domain.revision import Revision, fold_packet, with_facts
-from service.metrics import Metrics
-from service.observe import observe_facts
-from service.schedule import DueTimes
+from service.gate.due import DueTimes
+from service.telemetry.fact_metrics import count_facts
+from service.telemetry.metrics import Metrics
 
 Item = tuple[str, Command]  # (packet_id, command)
 
 
 class Publisher(Protocol):
     async def publish(self, facts: Sequence[Fact]) -> None: ...
-
-
-class AppendRaceLost(RuntimeError):
-    """Every retry lost the race for the next seq: let the message be redelivered."""
 
 
 class Gate:
@@ -56,7 +53,9 @@ class Gate:
         self.retries = retries
         self.due = due
 
-    async def run(self, packet_id: str, command: Command, ours: Sequence[Fact] = ()) -> Decision:
+    async def decide_one(
+        self, packet_id: str, command: Command, ours: Sequence[Fact] = ()
+    ) -> Decision:
         """One command; `ours` are facts this caller appended earlier and still publishes."""
         for attempt in range(self.retries):
             # After a lost race, read the log itself (a scan on FerretDB) rather than the
@@ -77,11 +76,11 @@ class Gate:
             after = {packet_id: with_facts(packet, packet_id, decision.facts)}
             logs = {packet_id: [*facts, *decision.facts]}
             await self._settle(after, logs, [*ours, *decision.facts])
-            observe_facts(self.metrics, decision.facts, after)
+            count_facts(self.metrics, decision.facts, after)
             return decision
         raise AppendRaceLost(f"{packet_id}: lost {self.retries} append races in a row")
 
-    async def run_many(self, items: Sequence[Item]) -> list[Decision]:
+    async def decide_batch(self, items: Sequence[Item]) -> list[Decision]:
         if not items:
             return []
         loaded = await self.store.load_packets(sorted({pid for pid, _ in items}))
@@ -109,15 +108,15 @@ class Gate:
         for fact in kept:
             loaded[fact.packet_id].append(fact)
         await self._settle({pid: packets[pid] for pid in settled}, loaded, kept, items[done:])
-        observe_facts(self.metrics, kept, packets)
+        count_facts(self.metrics, kept, packets)
         if done < len(items):
             started = ends[done - 1] if done else 0
             first = decisions[done]
-            decisions[done] = await self.run(*items[done], ours=kept)
+            decisions[done] = await self.decide_one(*items[done], ours=kept)
             if lost_at > started:  # part of it was ours: it was not a duplicate
                 decisions[done] = replace(decisions[done], outcome=first.outcome)
             # The rest is decided again as a batch on the reloaded logs.
-            decisions[done + 1 :] = await self.run_many(items[done + 1 :])
+            decisions[done + 1 :] = await self.decide_batch(items[done + 1 :])
         return decisions
 
     async def _evidence(self, packets: Iterable[Mapping[int, Revision]]) -> Evidence:

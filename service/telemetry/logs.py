@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from service.contract.times import format_time
+from service.domain.times import format_time
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 # Never log these: a private key, a signature or a whole packet body has no place in a log.

@@ -21,11 +21,11 @@ from service.adapters.errors import dependency_of, is_transient
 from service.contract.decode import Inbound, decode
 from service.contract.envelope import make_event
 from service.contract.errors import BadInput
-from service.contract.times import format_time
 from service.domain.decide import Decision
+from service.domain.times import format_time
+from service.gate.context import GateContext
 from service.handlers import TopicHandler
-from service.metrics import logical_topic
-from service.runtime import Runtime
+from service.telemetry.metrics import logical_topic
 
 T = TypeVar("T")
 BUG_ATTEMPTS = 3
@@ -35,7 +35,7 @@ class ProcessingFailed(Exception):
     """A record kept raising something that is not an outage: dead-letter it, go on."""
 
 
-async def retrying(rt: Runtime, work: Callable[[], Awaitable[T]], what: str) -> T:
+async def retrying(rt: GateContext, work: Callable[[], Awaitable[T]], what: str) -> T:
     delay, failures = 0.05, 0
     while True:
         try:
@@ -58,7 +58,7 @@ async def retrying(rt: Runtime, work: Callable[[], Awaitable[T]], what: str) -> 
         return result
 
 
-async def dead_letter(rt: Runtime, record: ConsumerRecord, kind: str, detail: str) -> None:
+async def dead_letter(rt: GateContext, record: ConsumerRecord, kind: str, detail: str) -> None:
     topic = logical_topic(record.topic, rt.settings.topic_prefix)
     # The record's own timestamp, not the clock: a dead letter re-emitted after a
     # redelivery must be the same event, byte for byte, under the same id.
@@ -109,20 +109,20 @@ async def dead_letter(rt: Runtime, record: ConsumerRecord, kind: str, detail: st
     )
 
 
-async def run_one(rt: Runtime, handler: TopicHandler, inbound: Inbound[Any]) -> Decision:
+async def handle_one(rt: GateContext, handler: TopicHandler, inbound: Inbound[Any]) -> Decision:
     if handler.fan_out is not None:
         return await handler.fan_out(inbound, rt)
-    return (await run_many(rt, handler, [inbound]))[0]
+    return (await handle_batch(rt, handler, [inbound]))[0]
 
 
-async def run_many(
-    rt: Runtime, handler: TopicHandler, inbounds: Sequence[Inbound[Any]]
+async def handle_batch(
+    rt: GateContext, handler: TopicHandler, inbounds: Sequence[Inbound[Any]]
 ) -> list[Decision]:
     assert handler.to_command is not None
     keys = sorted({k for i in inbounds for k in handler.cites(i)}) if handler.cites else []
     evidence = await rt.store.evidence_versions(keys) if keys else {}
     to_command = handler.to_command
-    decisions = await rt.gate.run_many([to_command(i, evidence) for i in inbounds])
+    decisions = await rt.gate.decide_batch([to_command(i, evidence) for i in inbounds])
     if keys:
         # An evidence change recorded while these revisions were being stored may have
         # missed their projections: look again now that they are visible, and converge.
@@ -130,12 +130,12 @@ async def run_many(
         for inbound in inbounds:
             assert handler.cites is not None
             if any(now.get(k) != evidence.get(k) for k in handler.cites(inbound)):
-                await rt.gate.run(*to_command(inbound, now))
+                await rt.gate.decide_one(*to_command(inbound, now))
     return decisions
 
 
 async def settle(
-    rt: Runtime, topic: str, record: ConsumerRecord, inbound: Inbound[Any], decision: Decision
+    rt: GateContext, topic: str, record: ConsumerRecord, inbound: Inbound[Any], decision: Decision
 ) -> str:
     if decision.dead_letter:
         await dead_letter(rt, record, *decision.dead_letter)
@@ -152,13 +152,13 @@ async def settle(
 
 
 async def one_by_one(
-    rt: Runtime, topic: str, handler: TopicHandler, decoded: list[tuple[ConsumerRecord, Any]]
+    rt: GateContext, topic: str, handler: TopicHandler, decoded: list[tuple[ConsumerRecord, Any]]
 ) -> list[str]:
     outcomes = []
     for record, inbound in decoded:
         what = f"{topic} {inbound.event.id}"
         try:
-            decision = await retrying(rt, functools.partial(run_one, rt, handler, inbound), what)
+            decision = await retrying(rt, functools.partial(handle_one, rt, handler, inbound), what)
         except ProcessingFailed as failed:
             await dead_letter(rt, record, "processing-error", str(failed))
             outcomes.append("dead-lettered")
@@ -168,7 +168,7 @@ async def one_by_one(
 
 
 async def process_partition(
-    rt: Runtime, topic: str, handler: TopicHandler, records: Sequence[ConsumerRecord]
+    rt: GateContext, topic: str, handler: TopicHandler, records: Sequence[ConsumerRecord]
 ) -> list[str]:
     """Records of one partition, in order: decoded, decided as one batch, settled."""
     outcomes: list[str] = []
@@ -187,7 +187,7 @@ async def process_partition(
     inbounds = [inbound for _, inbound in decoded]
     what = f"{topic} batch of {len(inbounds)} from offset {decoded[0][0].offset}"
     try:
-        decisions = await retrying(rt, lambda: run_many(rt, handler, inbounds), what)
+        decisions = await retrying(rt, lambda: handle_batch(rt, handler, inbounds), what)
     except ProcessingFailed:
         # Something in the batch is broken in a way that is not an outage: find it.
         return outcomes + await one_by_one(rt, topic, handler, decoded)
@@ -197,7 +197,7 @@ async def process_partition(
 
 
 async def process_batch(
-    rt: Runtime, topic: str, handler: TopicHandler, records: Sequence[ConsumerRecord]
+    rt: GateContext, topic: str, handler: TopicHandler, records: Sequence[ConsumerRecord]
 ) -> None:
     """Partitions run side by side; records of one partition strictly in order."""
     partitions: dict[int, list[ConsumerRecord]] = {}

@@ -20,21 +20,21 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from service.adapters.errors import TRANSIENT_ERRORS
+from service.adapters.governance_file import GovernanceWatcher
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
-from service.asyncapi import specification
-from service.gate import Gate
-from service.governance_file import GovernanceWatcher
+from service.entrypoints.asyncapi import specification
+from service.entrypoints.consume import process_batch
+from service.entrypoints.http import ASGIApp, router
+from service.entrypoints.loops import Monitor, Scheduler, forever, governance_step, relay_step
+from service.gate.context import GateContext, utc_now
+from service.gate.due import DueTimes
+from service.gate.gate import Gate
 from service.handlers import HANDLERS, TopicHandler
-from service.handlers.consume import process_batch
-from service.health import Health
-from service.http import ASGIApp, router
-from service.logs import configure_logging
-from service.loops import Monitor, Scheduler, forever, governance_step, relay_step
-from service.metrics import Metrics
-from service.runtime import Runtime, utc_now
-from service.schedule import DueTimes
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
+from service.telemetry.health import Health
+from service.telemetry.logs import configure_logging
+from service.telemetry.metrics import Metrics
 
 
 async def raw_bodies(msg: StreamMessage[Any]) -> Any:
@@ -66,12 +66,12 @@ class Service:
         self.monitor: Monitor | None = None
         self.due = DueTimes(horizon=timedelta(seconds=2 * settings.scan_interval_seconds))
         self.health = Health(self.metrics, consumers=INPUT_TOPICS)
-        self._rt: Runtime | None = None
+        self._rt: GateContext | None = None
         for topic in INPUT_TOPICS:
             self._subscribe(topic, HANDLERS[topic])
 
     @property
-    def rt(self) -> Runtime:
+    def rt(self) -> GateContext:
         assert self._rt is not None, "the runtime is built at start-up"
         return self._rt
 
@@ -89,7 +89,7 @@ class Service:
             max_poll_interval_ms=s.max_poll_interval_ms,
             decoder=raw_bodies,
             listener=self.health.listener(topic),
-            include_in_schema=False,  # documented with typed models by service.asyncapi
+            include_in_schema=False,  # documented with typed models by service.entrypoints.asyncapi
         )
 
         async def consume(body: Any, msg: KafkaMessage) -> None:
@@ -131,7 +131,7 @@ class Service:
             s.conflict_retries,
             self.due,
         )
-        self._rt = Runtime(s, store, gate, self.outbox, self.metrics, self.health, self.log)
+        self._rt = GateContext(s, store, gate, self.outbox, self.metrics, self.health, self.log)
         self.health.recover()  # ready once every consumer has joined its group
 
     async def started(self) -> None:

@@ -23,7 +23,7 @@ def run() -> None:
     """Run the service (settings from the environment only)."""
     import uvicorn
 
-    from service.app import create_app
+    from service.entrypoints.app import create_app
 
     settings = Settings()
     asgi, _ = create_app(settings)
@@ -43,7 +43,7 @@ def keygen(
     out: Annotated[Path | None, typer.Option(help="write the private seed to this file")] = None,
 ) -> None:
     """Make an Ed25519 key pair for a release owner; print the public key for lanes.yaml."""
-    from service.keys import generate_keypair
+    from service.cli.keys import generate_keypair
 
     seed, public = generate_keypair()
     seed_b64 = base64.b64encode(seed).decode()
@@ -57,9 +57,10 @@ def keygen(
 
 
 def main() -> None:
-    from service import cli_ops  # registers the commands that talk to Kafka and the store
+    from service.cli import commands, decisions  # the commands that talk to Kafka and the store
 
-    cli_ops.register(app, audit)
+    decisions.register(app)
+    commands.register(app, audit)
     try:
         app()
     except KeyboardInterrupt:

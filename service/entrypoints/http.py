@@ -11,12 +11,12 @@ from urllib.parse import unquote
 from faststream.kafka import KafkaBroker
 
 from service.adapters.errors import TRANSIENT_ERRORS
-from service.contract.times import format_time
 from service.domain.canonical import manifest_id
 from service.domain.facts import group_by_revision, verify_chain
 from service.domain.revision import fold_packet
-from service.metrics import render
-from service.runtime import Runtime
+from service.domain.times import format_time
+from service.gate.context import GateContext
+from service.telemetry.metrics import render
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -39,7 +39,7 @@ def as_json(obj: Any) -> bytes:
     return json.dumps(obj, ensure_ascii=False, indent=2).encode()
 
 
-async def readiness(rt: Runtime, broker: KafkaBroker) -> tuple[bool, dict[str, str]]:
+async def readiness(rt: GateContext, broker: KafkaBroker) -> tuple[bool, dict[str, str]]:
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(rt.store.ping(), timeout=2)
@@ -56,7 +56,7 @@ async def readiness(rt: Runtime, broker: KafkaBroker) -> tuple[bool, dict[str, s
     return ready, checks
 
 
-async def packet_view(rt: Runtime, packet_id: str) -> dict[str, Any] | None:
+async def packet_view(rt: GateContext, packet_id: str) -> dict[str, Any] | None:
     facts = await rt.store.load_packet(packet_id)
     if not facts:
         return None
@@ -81,7 +81,7 @@ async def packet_view(rt: Runtime, packet_id: str) -> dict[str, Any] | None:
 
 class HasRuntime(Protocol):
     @property
-    def rt(self) -> Runtime: ...
+    def rt(self) -> GateContext: ...
 
 
 def router(app: ASGIApp, service: HasRuntime, broker: KafkaBroker) -> ASGIApp:
@@ -108,7 +108,7 @@ def router(app: ASGIApp, service: HasRuntime, broker: KafkaBroker) -> ASGIApp:
     return serve
 
 
-async def _packet(rt: Runtime, packet_id: str, send: Send) -> None:
+async def _packet(rt: GateContext, packet_id: str, send: Send) -> None:
     if not packet_id or "/" in packet_id or len(packet_id) > 128:
         await respond(send, 400, as_json({"error": "bad packet id"}))
         return

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
 
-from service.metrics import Metrics
+from service.telemetry.metrics import Metrics
 
 
 class _Joined(ConsumerRebalanceListener):  # type: ignore[misc]

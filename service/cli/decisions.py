@@ -1,59 +1,26 @@
-"""CLI commands that talk to Kafka and the store (registered by service.cli.main)."""
+"""approve / reject / forward: build and sign a decision over a stored revision, publish it."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pymongo import AsyncMongoClient
-from pymongo.errors import PyMongoError
 
-from service.adapters.kafka_io import publish
-from service.adapters.mongo_store import MongoStore
-from service.adapters.store import Projection
+from service.adapters.kafka_clients import publish
+from service.cli.common import fail, open_store, read_seed
 from service.contract.envelope import make_event
-from service.contract.times import format_time, parse_time
 from service.domain.canonical import manifest_id
-from service.domain.facts import group_by_revision, verify_chain
 from service.domain.revision import fold_packet
 from service.domain.signing import sign
+from service.domain.times import format_time, parse_time
 from service.settings import Settings
 
 CLI_SOURCE = "urn:release-gate-cli"
 DEFAULT_KEY = Path("ops/governance/demo-keys/dana.ortiz.seed")
 Csv = Annotated[str, typer.Option(help="comma-separated identities")]
-
-
-@asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[MongoStore]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
-    )
-    try:
-        yield MongoStore(client[settings.mongodb_database])
-    finally:
-        await client.close()
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(code)
-
-
-def read_seed(key_file: Path) -> bytes:
-    try:
-        seed = base64.b64decode(key_file.read_text().strip(), validate=True)
-    except (OSError, ValueError) as exc:
-        raise fail(f"cannot read a base64 Ed25519 seed from {key_file}: {exc}") from exc
-    if len(seed) != 32:
-        raise fail(f"{key_file} holds {len(seed)} bytes; an Ed25519 seed is 32")
-    return seed
 
 
 async def stored_packet(settings: Settings, packet_id: str, revision: int) -> dict[str, Any]:
@@ -107,7 +74,7 @@ async def send_decision(settings: Settings, data: dict[str, Any], source: str) -
     return event_id
 
 
-def register(app: typer.Typer, audit: typer.Typer) -> None:
+def register(app: typer.Typer) -> None:
     @app.command()
     def approve(
         packet_id: str,
@@ -189,71 +156,3 @@ def register(app: typer.Typer, audit: typer.Typer) -> None:
         )
         asyncio.run(publish(settings, "forward-request", packet_id, event))
         typer.echo(f"published forward-request {rid}")
-
-    @app.command()
-    def status(packet_id: str) -> None:
-        """Print every revision of a packet, its state and its facts."""
-        asyncio.run(_status(Settings(), packet_id))
-
-    @audit.command("verify")
-    def audit_verify() -> None:
-        """Verify every revision's hash chain; exit 1 naming the first broken link."""
-        try:
-            broken, revisions, facts = asyncio.run(_verify(Settings()))
-        except PyMongoError as exc:  # an outage is not a broken chain: its own exit code
-            raise fail(f"the store is unreachable: {type(exc).__name__}: {exc}", 2) from exc
-        if broken:
-            typer.echo(f"BROKEN: {broken}", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"ok: {revisions} revision logs, {facts} facts, every chain verifies")
-
-    @app.command("rebuild-projections")
-    def rebuild_projections() -> None:
-        """Rebuild the per-revision projections (state, due time) from the fact logs."""
-        count = asyncio.run(_rebuild(Settings()))
-        typer.echo(f"rebuilt {count} revision projections")
-
-    @app.command()
-    def demo() -> None:
-        """Play the seed scenario against the running stack and service."""
-        from service.demo import run_demo
-
-        raise typer.Exit(asyncio.run(run_demo(Settings(), read_seed(DEFAULT_KEY))))
-
-
-async def _status(settings: Settings, packet_id: str) -> None:
-    async with open_store(settings) as store:
-        facts = await store.load_packet(packet_id)
-    if not facts:
-        raise fail(f"no packet {packet_id}", 1)
-    for number, rev in sorted(fold_packet(packet_id, facts).items()):
-        typer.echo(f"r{number}: {rev.state.value if rev.state else '-'}")
-        for fact in group_by_revision(facts)[number]:
-            typer.echo(f"  {fact.seq:>3} {fact.at} {fact.kind:<16} {fact.reason or ''}")
-
-
-async def _verify(settings: Settings) -> tuple[str | None, int, int]:
-    revisions = facts_seen = 0
-    current: list[Any] = []
-    key: tuple[str, int] | None = None
-    async with open_store(settings) as store:
-        async for fact in store.all_facts():
-            facts_seen += 1
-            if (fact.packet_id, fact.revision) != key:
-                if current and (broken := verify_chain(current)):
-                    return str(broken), revisions, facts_seen
-                key, current, revisions = (fact.packet_id, fact.revision), [], revisions + 1
-            current.append(fact)
-    if current and (broken := verify_chain(current)):
-        return str(broken), revisions, facts_seen
-    return None, revisions, facts_seen
-
-
-async def _rebuild(settings: Settings) -> int:
-    count = 0
-    async with open_store(settings) as store:
-        for packet_id in await store.packet_ids():
-            packet = fold_packet(packet_id, await store.load_packet(packet_id))
-            await store.save_projections(Projection.of(r) for r in packet.values())
-            count += len(packet)
-    return count

@@ -1,4 +1,4 @@
-"""Writes the committed contract artifacts: `python -m service.contract.generate schemas`."""
+"""Writes the committed contract artifacts: `python -m service.cli.schemas schemas`."""
 
 import json
 import sys
@@ -50,7 +50,7 @@ def json_schemas() -> dict[str, str]:
 # Everything that lands in schemas/; add a generator (e.g. the AsyncAPI document) here and
 # both `make schemas` and the drift test pick it up.
 def asyncapi() -> dict[str, str]:
-    from service.asyncapi import asyncapi_document  # FastStream is only needed here
+    from service.entrypoints.asyncapi import asyncapi_document  # FastStream is only needed here
 
     return asyncapi_document()
 
@@ -88,7 +88,7 @@ def write(directory: Path = SCHEMAS_DIR) -> list[str]:
 
 def main(argv: list[str]) -> int:
     if argv != ["schemas"]:
-        print("usage: python -m service.contract.generate schemas", file=sys.stderr)
+        print("usage: python -m service.cli.schemas schemas", file=sys.stderr)
         return 2
     changed = write()
     print(

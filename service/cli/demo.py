@@ -7,8 +7,8 @@ from typing import Any
 
 import typer
 
-from service.adapters.kafka_io import Event, Watcher, publish
-from service.cli_ops import build_decision, send_decision
+from service.adapters.kafka_clients import Event, Watcher, publish
+from service.cli.decisions import build_decision, send_decision
 from service.contract.envelope import make_event
 from service.domain.canonical import manifest_id, option_set_hash, packet_hash
 from service.settings import OUTPUT_TOPICS, Settings

@@ -11,19 +11,19 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
-from service.contract.times import parse_time
+from service.adapters.governance_file import GovernanceWatcher
 from service.domain.commands import Tick
-from service.gate import Publisher
-from service.governance_file import GovernanceWatcher
-from service.runtime import Runtime
-from service.schedule import DueTimes
+from service.domain.times import parse_time
+from service.gate.context import GateContext
+from service.gate.due import DueTimes
+from service.gate.gate import Publisher
 from service.settings import INPUT_TOPICS
 
 STEP_TIMEOUT = 60.0
 
 
 async def forever(
-    rt: Runtime, name: str, interval: float, step: Callable[[], Awaitable[None]]
+    rt: GateContext, name: str, interval: float, step: Callable[[], Awaitable[None]]
 ) -> None:
     while True:
         try:
@@ -57,7 +57,7 @@ class Cadence:
             self.last = now
 
 
-def scan_cadence(rt: Runtime) -> Cadence:
+def scan_cadence(rt: GateContext) -> Cadence:
     """Full scans of the projections: FerretDB reads every one, so they run seldom."""
     return Cadence(timedelta(seconds=rt.settings.scan_interval_seconds))
 
@@ -65,10 +65,10 @@ def scan_cadence(rt: Runtime) -> Cadence:
 class Scheduler:
     """Drives every packet whose due time has come; several instances may race safely.
 
-    Due times come from the gate as it writes (service.schedule) and from a scan of the
+    Due times come from the gate as it writes (service.gate.due) and from a scan of the
     projections at start and every `scan_interval_seconds` (what other instances wrote)."""
 
-    def __init__(self, rt: Runtime, due: DueTimes) -> None:
+    def __init__(self, rt: GateContext, due: DueTimes) -> None:
         self.rt = rt
         self.due = due
         self.scan = scan_cadence(rt)
@@ -82,7 +82,7 @@ class Scheduler:
 
         await self.scan.run(now, refresh)
         for packet_id in self.due.take(now, limit=500):
-            decision = await rt.gate.run(packet_id, Tick())
+            decision = await rt.gate.decide_one(packet_id, Tick())
             for fact in decision.facts:
                 if fact.reason:
                     rt.metrics.scheduler_transitions.labels(reason=fact.reason).inc()
@@ -92,7 +92,7 @@ class Scheduler:
 PUBLISH_GRACE = timedelta(seconds=2)
 
 
-async def relay_step(rt: Runtime, outbox: Publisher) -> None:
+async def relay_step(rt: GateContext, outbox: Publisher) -> None:
     facts = await rt.store.unpublished(limit=1000)
     cutoff = rt.clock() - PUBLISH_GRACE
     stale = [f for f in facts if parse_time(f.at) <= cutoff]
@@ -101,7 +101,7 @@ async def relay_step(rt: Runtime, outbox: Publisher) -> None:
         await outbox.publish(stale)
 
 
-def governance_step(rt: Runtime, watcher: GovernanceWatcher) -> Callable[[], Awaitable[None]]:
+def governance_step(rt: GateContext, watcher: GovernanceWatcher) -> Callable[[], Awaitable[None]]:
     async def step() -> None:
         if await watcher.poll():
             rt.metrics.governance_reloads.labels(outcome="applied").inc()
@@ -114,7 +114,7 @@ def governance_step(rt: Runtime, watcher: GovernanceWatcher) -> Callable[[], Awa
 class Monitor:
     """Lag per partition (high watermark minus the group's committed offset), states, backlog."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(self, rt: GateContext) -> None:
         self.rt = rt
         servers = rt.settings.kafka_bootstrap_servers
         self.admin = AIOKafkaAdminClient(bootstrap_servers=servers)

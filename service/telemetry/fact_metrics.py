@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from service.contract.times import parse_time
 from service.domain.facts import TRANSITION_KINDS, Fact
 from service.domain.revision import Revision
-from service.metrics import Metrics
+from service.domain.times import parse_time
+from service.telemetry.metrics import Metrics
 
 INTAKE_BLOCKS = {"unknown-lane", "evidence-incomplete", "out-of-order"}
 
 
-def observe_facts(
+def count_facts(
     metrics: Metrics, facts: Sequence[Fact], packets: Mapping[str, Mapping[int, Revision]]
 ) -> None:
     for fact in facts:

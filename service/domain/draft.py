@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from service.contract.times import format_time
 from service.domain import events
 from service.domain.facts import TRANSITION_KINDS, Fact, Outgoing, seal
 from service.domain.revision import Packet, Revision, apply
 from service.domain.states import RevisionState, check_transition
+from service.domain.times import format_time
 
 
-class Work:
+class Draft:
     def __init__(self, packet_id: str, packet: Packet, now: datetime, cause: str) -> None:
         self.packet_id = packet_id
         self.revs: dict[int, Revision] = dict(packet)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from service.adapters.store import FactStore
-from service.gate import Gate
-from service.health import Health
-from service.metrics import Metrics
+from service.gate.gate import Gate
 from service.settings import Settings
+from service.telemetry.health import Health
+from service.telemetry.metrics import Metrics
 
 
 class EventSender(Protocol):
@@ -24,7 +24,7 @@ def utc_now() -> datetime:
 
 
 @dataclass
-class Runtime:
+class GateContext:
     settings: Settings
     store: FactStore
     gate: Gate

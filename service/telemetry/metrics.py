@@ -1,4 +1,4 @@
-"""Prometheus metrics of the release gate: the contract's KPIs (§7) plus operational health."""
+"""Prometheus metrics of the release gate: the KPIs of docs/contract.md plus operational health."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Literal, get_args
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service.contract.errors import ErrorKind
-from service.contract.vocab import BlockedReason, Correction
 from service.domain.states import RevisionState
+from service.domain.vocab import BlockedReason, Correction
 
 # Label values known up front. Only these bounded sets (and lane ids from the governance
 # file, and logical topic names) ever become label values: never packet or event ids.
@@ -130,7 +130,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
 
-        # --- KPIs (names fixed by CONTRACT.md §7) -----------------------------------
+        # --- KPIs (names fixed by docs/contract.md) -----------------------------------
         self.releases = Counter(
             "release_gate_releases_total",
             "Release manifests published (exact-match releases), by lane.",

@@ -1,0 +1,1 @@
+"""The command line: run the service, sign decisions, inspect and verify logs, the demo."""

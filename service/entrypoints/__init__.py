@@ -1,0 +1,1 @@
+"""Entry points: the ASGI/FastStream app, the shared consume path, background loops, HTTP."""

@@ -1,0 +1,1 @@
+"""Telemetry: Prometheus metrics, KPI counting from facts, readiness state, JSON logs."""
