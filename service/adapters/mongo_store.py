@@ -23,128 +23,47 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
+from service.adapters.mongo_docs import (
+    DUPLICATE_KEY,
+    ORPHAN_AFTER,
+    OUTBOX_ORDER,
+    UPDATE_CHUNK,
+    UPDATE_COMMANDS,
+    Doc,
+    evidence_record,
+    from_doc,
+    from_snapshot,
+    insert_new,
+    outbox_entry,
+    outbox_id,
+    projection_doc,
+    snapshot_doc,
+    to_doc,
+    upserting,
+)
 from service.adapters.store import LIVE_STATES, EvidenceRecord, Projection, SeqTaken
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact, fact_id, group_by_revision
 from service.domain.times import parse_time
 
-Doc = dict[str, Any]
-DUPLICATE_KEY = 11000
-# An outbox entry whose fact never appeared: its writer died between the two inserts.
-ORPHAN_AFTER = timedelta(minutes=10)
-# FerretDB runs an update command's statements each with its own open query, and closes
-# them all only when the command ends; with its 100 SQLite connections per database, one
-# update command of 100 statements (or a few large ones at once) waits forever for a
-# connection it holds itself (seen: a 136-record batch stalled the store until the client
-# timed out). So updates go in commands of UPDATE_CHUNK statements, UPDATE_COMMANDS at once.
-UPDATE_CHUNK = 16
-UPDATE_COMMANDS = 2
-
-
-def to_doc(fact: Fact) -> Doc:
-    doc = fact.to_json()
-    doc["_id"] = doc.pop("id")
-    del doc["published"]  # publication is the outbox's business, not the log's
-    # Payloads are stored as JSON text: any JSON the contract allows (keys with dots or a
-    # leading $, deep nesting) survives the store unchanged, so the chain re-verifies.
-    doc["data"] = json.dumps(doc["data"], ensure_ascii=False)
-    doc["outbox"] = json.dumps(doc["outbox"], ensure_ascii=False)
-    return doc
-
-
-def from_doc(doc: Mapping[str, Any]) -> Fact:
-    obj = dict(doc)
-    obj["data"] = json.loads(obj["data"])
-    obj["outbox"] = json.loads(obj["outbox"])
-    obj["published"] = True
-    return Fact.from_json(obj)
-
-
-def snapshot_doc(packet_id: str, facts: Sequence[Fact]) -> Doc:
-    log = [{**f.hashed_content(), "hash": f.hash} for f in facts]
-    return {"_id": packet_id, "log": json.dumps(log, ensure_ascii=False)}
-
-
-def from_snapshot(doc: Mapping[str, Any] | None) -> list[Fact]:
-    if doc is None:
-        return []
-    return [Fact.from_json({**obj, "published": True}) for obj in json.loads(doc["log"])]
-
-
-def outbox_id(fact: Fact) -> str:
-    return f"{fact.id}#{fact.hash}"
-
-
-def outbox_entry(fact: Fact) -> Doc:
-    return {
-        "_id": outbox_id(fact),
-        "fact": fact.id,
-        "hash": fact.hash,
-        "at": fact.at,
-        "packet_id": fact.packet_id,
-        "revision": fact.revision,
-        "seq": fact.seq,
-        "written": datetime.now(UTC),
-    }
-
-
-OUTBOX_ORDER = [(k, ASCENDING) for k in ("at", "packet_id", "revision", "seq")]
-
-
-def projection_doc(row: Projection) -> Doc:
-    return {
-        "_id": row.id,
-        "packet_id": row.packet_id,
-        "revision": row.revision,
-        "state": row.state,
-        "lane_id": row.lane_id,
-        "evidence": list(row.evidence),
-        "next_due": row.next_due,
-    }
-
-
-async def upserting(write: Callable[[], Awaitable[object]], attempts: int = 5) -> None:
-    """An upsert, again if it collided. FerretDB's upsert is find-then-insert: two writers
-    upserting a new _id at once collide (E11000, sometimes a reply without nModified that
-    PyMongo reports as KeyError); the retry finds the document and replaces it."""
-    for attempt in range(attempts):
-        try:
-            await write()
-            return
-        except (DuplicateKeyError, BulkWriteError, KeyError):
-            if attempt == attempts - 1:
-                raise
-
-
-async def insert_new(coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
-    """Insert, counting a document already there (same _id) as done."""
-    if not docs:
-        return
-    try:
-        await coll.insert_many(list(docs), ordered=False)
-    except BulkWriteError as err:
-        if any(e.get("code") != DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
-            raise
-
-
-def _record(doc: Mapping[str, Any]) -> EvidenceRecord:
-    return EvidenceRecord(
-        latest=EvidenceVersion(doc["version"], doc["event_id"]),
-        as_of=doc["as_of"],
-        history=tuple(doc["history"]),
-    )
+__all__ = [
+    "DUPLICATE_KEY",
+    "MongoStore",
+    "outbox_entry",
+    "projection_doc",
+    "snapshot_doc",
+    "to_doc",
+]
 
 
 class MongoStore:
@@ -312,7 +231,7 @@ class MongoStore:
     ) -> EvidenceRecord:
         key = f"{kind}:{ref}"
         found = await self.evidence.find_one({"_id": key})
-        known = None if found is None else _record(found)
+        known = None if found is None else evidence_record(found)
         if known is not None and known.step(version.event_id) != "new":
             return known
         history = [*(known.history if known else ()), version.event_id]
@@ -327,7 +246,7 @@ class MongoStore:
         }
         # Events of one (kind, ref) share a partition key, so one consumer writes this doc.
         await upserting(lambda: self.evidence.replace_one({"_id": key}, doc, upsert=True))
-        return _record(doc)
+        return evidence_record(doc)
 
     async def evidence_versions(
         self, keys: Iterable[tuple[str, str]]

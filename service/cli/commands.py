@@ -16,36 +16,41 @@ from service.domain.revision import fold_packet
 from service.settings import Settings
 
 
+def status(packet_id: str) -> None:
+    """Print every revision of a packet, its state and its facts."""
+    asyncio.run(_status(Settings(), packet_id))
+
+
+def audit_verify() -> None:
+    """Verify every revision's hash chain; exit 1 naming the first broken link."""
+    try:
+        broken, revisions, facts = asyncio.run(_verify(Settings()))
+    except PyMongoError as exc:  # an outage is not a broken chain: its own exit code
+        raise fail(f"the store is unreachable: {type(exc).__name__}: {exc}", 2) from exc
+    if broken:
+        typer.echo(f"BROKEN: {broken}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {revisions} revision logs, {facts} facts, every chain verifies")
+
+
+def rebuild_projections() -> None:
+    """Rebuild the per-revision projections (state, due time) from the fact logs."""
+    count = asyncio.run(_rebuild(Settings()))
+    typer.echo(f"rebuilt {count} revision projections")
+
+
+def demo() -> None:
+    """Play the seed scenario against the running stack and service."""
+    from service.cli.demo import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(Settings(), read_seed(DEFAULT_KEY))))
+
+
 def register(app: typer.Typer, audit: typer.Typer) -> None:
-    @app.command()
-    def status(packet_id: str) -> None:
-        """Print every revision of a packet, its state and its facts."""
-        asyncio.run(_status(Settings(), packet_id))
-
-    @audit.command("verify")
-    def audit_verify() -> None:
-        """Verify every revision's hash chain; exit 1 naming the first broken link."""
-        try:
-            broken, revisions, facts = asyncio.run(_verify(Settings()))
-        except PyMongoError as exc:  # an outage is not a broken chain: its own exit code
-            raise fail(f"the store is unreachable: {type(exc).__name__}: {exc}", 2) from exc
-        if broken:
-            typer.echo(f"BROKEN: {broken}", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"ok: {revisions} revision logs, {facts} facts, every chain verifies")
-
-    @app.command("rebuild-projections")
-    def rebuild_projections() -> None:
-        """Rebuild the per-revision projections (state, due time) from the fact logs."""
-        count = asyncio.run(_rebuild(Settings()))
-        typer.echo(f"rebuilt {count} revision projections")
-
-    @app.command()
-    def demo() -> None:
-        """Play the seed scenario against the running stack and service."""
-        from service.cli.demo import run_demo
-
-        raise typer.Exit(asyncio.run(run_demo(Settings(), read_seed(DEFAULT_KEY))))
+    app.command()(status)
+    audit.command("verify")(audit_verify)
+    app.command("rebuild-projections")(rebuild_projections)
+    app.command()(demo)
 
 
 async def _status(settings: Settings, packet_id: str) -> None:

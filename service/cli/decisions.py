@@ -74,85 +74,89 @@ async def send_decision(settings: Settings, data: dict[str, Any], source: str) -
     return event_id
 
 
+def approve(
+    packet_id: str,
+    revision: int,
+    approver: Annotated[str, typer.Option()] = "user:dana.ortiz@support",
+    audience: Csv = "exec:cro,exec:general-counsel",
+    valid_from: Annotated[str | None, typer.Option(help="RFC 3339; default now")] = None,
+    valid_for: Annotated[int, typer.Option(help="window length in hours")] = 72,
+    decision_id: Annotated[str | None, typer.Option()] = None,
+    key_file: Annotated[Path, typer.Option(help="base64 private seed")] = DEFAULT_KEY,
+) -> None:
+    """Sign an approval of one stored revision with the owner's key and publish it."""
+    settings = Settings()
+    seed = read_seed(key_file)
+    start = parse_time(valid_from) if valid_from else datetime.now(UTC).replace(microsecond=0)
+    packet = asyncio.run(stored_packet(settings, packet_id, revision))
+    did = decision_id or f"AD-{packet_id}-r{revision}-{int(start.timestamp())}"
+    data = build_decision(
+        packet,
+        "approve",
+        approver,
+        did,
+        seed,
+        [a for a in audience.split(",") if a],
+        start,
+        start + timedelta(hours=valid_for),
+        None,
+    )
+    event_id = asyncio.run(send_decision(settings, data, CLI_SOURCE))
+    typer.echo(f"published approval-decision {event_id}")
+
+
+def reject(
+    packet_id: str,
+    revision: int,
+    reason: Annotated[str, typer.Option()],
+    approver: Annotated[str, typer.Option()] = "user:dana.ortiz@support",
+    decision_id: Annotated[str | None, typer.Option()] = None,
+    key_file: Annotated[Path, typer.Option(help="base64 private seed")] = DEFAULT_KEY,
+) -> None:
+    """Sign a rejection of one stored revision and publish it."""
+    settings = Settings()
+    seed = read_seed(key_file)
+    now = datetime.now(UTC)
+    packet = asyncio.run(stored_packet(settings, packet_id, revision))
+    did = decision_id or f"AD-{packet_id}-r{revision}-reject"
+    data = build_decision(packet, "reject", approver, did, seed, [], now, now, reason)
+    event_id = asyncio.run(send_decision(settings, data, CLI_SOURCE))
+    typer.echo(f"published approval-decision {event_id}")
+
+
+def forward(
+    packet_id: str,
+    revision: int,
+    to: Csv,
+    requested_by: Annotated[str, typer.Option()] = "exec:cro",
+    channel: Annotated[str, typer.Option()] = "email",
+    request_id: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Publish a forward-request for a released revision."""
+    settings = Settings()
+    rid = request_id or f"FR-{packet_id}-r{revision}-{int(datetime.now(UTC).timestamp())}"
+    data = {
+        "request_id": rid,
+        "packet_id": packet_id,
+        "revision": revision,
+        "manifest_id": manifest_id(packet_id, revision),
+        "requested_by": requested_by,
+        "recipients": [r for r in to.split(",") if r],
+        "channel": channel,
+    }
+    event = make_event(
+        "forward-request",
+        rid,
+        packet_id,
+        datetime.now(UTC),
+        data,
+        source="urn:release-gate-cli",
+    )
+    asyncio.run(publish(settings, "forward-request", packet_id, event))
+    typer.echo(f"published forward-request {rid}")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def approve(
-        packet_id: str,
-        revision: int,
-        approver: Annotated[str, typer.Option()] = "user:dana.ortiz@support",
-        audience: Csv = "exec:cro,exec:general-counsel",
-        valid_from: Annotated[str | None, typer.Option(help="RFC 3339; default now")] = None,
-        valid_for: Annotated[int, typer.Option(help="window length in hours")] = 72,
-        decision_id: Annotated[str | None, typer.Option()] = None,
-        key_file: Annotated[Path, typer.Option(help="base64 private seed")] = DEFAULT_KEY,
-    ) -> None:
-        """Sign an approval of one stored revision with the owner's key and publish it."""
-        settings = Settings()
-        seed = read_seed(key_file)
-        start = parse_time(valid_from) if valid_from else datetime.now(UTC).replace(microsecond=0)
-        packet = asyncio.run(stored_packet(settings, packet_id, revision))
-        did = decision_id or f"AD-{packet_id}-r{revision}-{int(start.timestamp())}"
-        data = build_decision(
-            packet,
-            "approve",
-            approver,
-            did,
-            seed,
-            [a for a in audience.split(",") if a],
-            start,
-            start + timedelta(hours=valid_for),
-            None,
-        )
-        event_id = asyncio.run(send_decision(settings, data, CLI_SOURCE))
-        typer.echo(f"published approval-decision {event_id}")
-
-    @app.command()
-    def reject(
-        packet_id: str,
-        revision: int,
-        reason: Annotated[str, typer.Option()],
-        approver: Annotated[str, typer.Option()] = "user:dana.ortiz@support",
-        decision_id: Annotated[str | None, typer.Option()] = None,
-        key_file: Annotated[Path, typer.Option(help="base64 private seed")] = DEFAULT_KEY,
-    ) -> None:
-        """Sign a rejection of one stored revision and publish it."""
-        settings = Settings()
-        seed = read_seed(key_file)
-        now = datetime.now(UTC)
-        packet = asyncio.run(stored_packet(settings, packet_id, revision))
-        did = decision_id or f"AD-{packet_id}-r{revision}-reject"
-        data = build_decision(packet, "reject", approver, did, seed, [], now, now, reason)
-        event_id = asyncio.run(send_decision(settings, data, CLI_SOURCE))
-        typer.echo(f"published approval-decision {event_id}")
-
-    @app.command()
-    def forward(
-        packet_id: str,
-        revision: int,
-        to: Csv,
-        requested_by: Annotated[str, typer.Option()] = "exec:cro",
-        channel: Annotated[str, typer.Option()] = "email",
-        request_id: Annotated[str | None, typer.Option()] = None,
-    ) -> None:
-        """Publish a forward-request for a released revision."""
-        settings = Settings()
-        rid = request_id or f"FR-{packet_id}-r{revision}-{int(datetime.now(UTC).timestamp())}"
-        data = {
-            "request_id": rid,
-            "packet_id": packet_id,
-            "revision": revision,
-            "manifest_id": manifest_id(packet_id, revision),
-            "requested_by": requested_by,
-            "recipients": [r for r in to.split(",") if r],
-            "channel": channel,
-        }
-        event = make_event(
-            "forward-request",
-            rid,
-            packet_id,
-            datetime.now(UTC),
-            data,
-            source="urn:release-gate-cli",
-        )
-        asyncio.run(publish(settings, "forward-request", packet_id, event))
-        typer.echo(f"published forward-request {rid}")
+    app.command()(approve)
+    app.command()(reject)
+    app.command()(forward)

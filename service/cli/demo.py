@@ -114,12 +114,20 @@ async def run_demo(settings: Settings, seed: bytes) -> int:
 
 
 async def play(demo: Demo) -> None:
-    pid, mid = demo.packet_id, manifest_id(demo.packet_id, 3)
-    r1, r2, r3 = (
-        packet(pid, 1, demo.impact, "7"),
-        packet(pid, 2, demo.impact, "7"),
-        packet(pid, 3, demo.impact, "8"),
+    """The seed scenario in three acts: revisions and evidence, approval, forwards."""
+    pid = demo.packet_id
+    r3 = packet(pid, 3, demo.impact, "8")
+    await revisions_meet_evidence(
+        demo, packet(pid, 1, demo.impact, "7"), packet(pid, 2, demo.impact, "7"), r3
     )
+    await owner_approves(demo, r3)
+    await forwards_are_checked(demo)
+
+
+async def revisions_meet_evidence(
+    demo: Demo, r1: dict[str, Any], r2: dict[str, Any], r3: dict[str, Any]
+) -> None:
+    pid = demo.packet_id
     await demo.step(f"1. revision 1 of {pid} is ready")
     await demo.send("packet-ready", f"{pid}-r1", pid, r1)
     await demo.expect("", "packet-lifecycle", f"{pid}@r1:pending")
@@ -144,6 +152,10 @@ async def play(demo: Demo) -> None:
     await demo.step("4. revision 3 cites the new estimate")
     await demo.send("packet-ready", f"{pid}-r3", pid, r3)
     await demo.expect("", "packet-lifecycle", f"{pid}@r3:pending")
+
+
+async def owner_approves(demo: Demo, r3: dict[str, Any]) -> None:
+    pid, mid = demo.packet_id, manifest_id(demo.packet_id, 3)
     now = datetime.now(UTC).replace(microsecond=0)
     await demo.step("5. a forged approval (audience widened after signing) is refused")
     forged = build_decision(
@@ -182,6 +194,10 @@ async def play(demo: Demo) -> None:
         f"        blocked requests kept visible: {[b['term_id'] for b in data['blocked_requests']]}"
     )
     typer.echo(f"        manifest_hash: {data['manifest_hash']}")
+
+
+async def forwards_are_checked(demo: Demo) -> None:
+    pid = demo.packet_id
     await demo.step("7. the CRO forwards it to the general counsel: allowed")
     await forward(demo, "FR-1", ["exec:general-counsel"])
     await demo.expect("", "forward-allowed", f"{pid}-FR-1:allowed")

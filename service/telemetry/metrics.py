@@ -129,112 +129,119 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._register_kpis()
+        self._register_consumers()
+        self._register_health()
+        self._zero_initialise()
 
-        # --- KPIs (names fixed by docs/contract.md) -----------------------------------
+    def _register_kpis(self) -> None:
+        """The business KPIs: names fixed by docs/contract.md (HTTP, metrics, settings)."""
         self.releases = Counter(
             "release_gate_releases_total",
             "Release manifests published (exact-match releases), by lane.",
             ["lane"],
-            registry=registry,
+            registry=self.registry,
         )
         self.blocked = Counter(
             "release_gate_blocked_total",
             "Things the gate refused, by stage (intake|approval|release|forward) and reason.",
             ["stage", "reason"],
-            registry=registry,
+            registry=self.registry,
         )
         self.transitions = Counter(
             "release_gate_transitions_total",
             "Revision state changes; from_state is 'none' when there was no state before.",
             ["from_state", "to_state", "reason"],
-            registry=registry,
+            registry=self.registry,
         )
         self.corrections = Counter(
             "release_gate_review_corrections_total",
             "Reviewer corrections reported on released packets, by correction kind.",
             ["correction"],
-            registry=registry,
+            registry=self.registry,
         )
         self.ready_to_release = Histogram(
             "release_gate_ready_to_release_seconds",
             "Time from packet-ready to the release manifest being published.",
             buckets=READY_TO_RELEASE_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
         self.dead_letters = Counter(
             "release_gate_dead_letters_total",
             "Input messages recorded in dead-letter, by logical source topic and error kind.",
             ["source_topic", "error_kind"],
-            registry=registry,
+            registry=self.registry,
         )
         self.outbox_pending = Gauge(
             "release_gate_outbox_pending",
             "Facts appended to the log whose output events are not yet published.",
-            registry=registry,
+            registry=self.registry,
         )
 
-        # --- Operational --------------------------------------------------------------
-        self.forwards_allowed = Counter(
-            "release_gate_forwards_allowed_total",
-            "Forward requests allowed (forward-allowed published), by lane.",
-            ["lane"],
-            registry=registry,
-        )
+    def _register_consumers(self) -> None:
+        """How the consumers keep up: time per message, lag, committed offsets."""
         self.handler_seconds = Histogram(
             "release_gate_handler_seconds",
             "Time to handle one input message, by logical topic and outcome.",
             ["topic", "outcome"],
             buckets=HANDLER_BUCKETS,
-            registry=registry,
+            registry=self.registry,
         )
         self.consumer_lag = Gauge(
             "release_gate_consumer_lag",
             "Messages behind: partition high watermark minus the group's committed offset.",
             ["topic", "partition"],
-            registry=registry,
+            registry=self.registry,
         )
         self.committed_offset = Gauge(
             "release_gate_consumer_committed_offset",
             "The consumer group's committed offset (stalled = lag > 0 and this not moving).",
             ["topic", "partition"],
-            registry=registry,
+            registry=self.registry,
+        )
+
+    def _register_health(self) -> None:
+        """Operational health: states, races, retries, readiness, reloads, forwards."""
+        self.forwards_allowed = Counter(
+            "release_gate_forwards_allowed_total",
+            "Forward requests allowed (forward-allowed published), by lane.",
+            ["lane"],
+            registry=self.registry,
         )
         self.revisions = Gauge(
             "release_gate_revisions",
             "Revisions currently in each state, from the projection.",
             ["state"],
-            registry=registry,
+            registry=self.registry,
         )
         self.store_conflicts = Counter(
             "release_gate_store_conflicts_total",
             "Appends that lost the race for the next seq (reloaded and decided again).",
-            registry=registry,
+            registry=self.registry,
         )
         self.infra_retries = Counter(
             "release_gate_infra_retries_total",
             "Retries after an infrastructure failure, by dependency (kafka|store).",
             ["dependency"],
-            registry=registry,
+            registry=self.registry,
         )
         self.ready = Gauge(
             "release_gate_ready",
             "1 when /readyz would answer 200 (Kafka and the store reachable), else 0.",
-            registry=registry,
+            registry=self.registry,
         )
         self.governance_reloads = Counter(
             "release_gate_governance_reloads_total",
             "Governance file reloads, by outcome (applied|refused).",
             ["outcome"],
-            registry=registry,
+            registry=self.registry,
         )
         self.scheduler_transitions = Counter(
             "release_gate_scheduler_transitions_total",
             "Time-driven transitions made by the scheduler, by reason.",
             ["reason"],
-            registry=registry,
+            registry=self.registry,
         )
-
-        self._zero_initialise()
 
     def _zero_initialise(self) -> None:
         # Series that exist from the start: increase() then sees a first increment, and

@@ -1,0 +1,125 @@
+"""Document shapes of the MongoDB fact log and its side collections, and write helpers.
+
+Why the layout is `_id`-addressed throughout: service/adapters/mongo_store.py and docs/store.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from service.adapters.store import EvidenceRecord, Projection
+from service.domain.commands import EvidenceVersion
+from service.domain.facts import Fact
+
+Doc = dict[str, Any]
+DUPLICATE_KEY = 11000
+# An outbox entry whose fact never appeared: its writer died between the two inserts.
+ORPHAN_AFTER = timedelta(minutes=10)
+# FerretDB runs an update command's statements each with its own open query, and closes
+# them all only when the command ends; with its 100 SQLite connections per database, one
+# update command of 100 statements (or a few large ones at once) waits forever for a
+# connection it holds itself (seen: a 136-record batch stalled the store until the client
+# timed out). So updates go in commands of UPDATE_CHUNK statements, UPDATE_COMMANDS at once.
+UPDATE_CHUNK = 16
+UPDATE_COMMANDS = 2
+
+
+def to_doc(fact: Fact) -> Doc:
+    doc = fact.to_json()
+    doc["_id"] = doc.pop("id")
+    del doc["published"]  # publication is the outbox's business, not the log's
+    # Payloads are stored as JSON text: any JSON the contract allows (keys with dots or a
+    # leading $, deep nesting) survives the store unchanged, so the chain re-verifies.
+    doc["data"] = json.dumps(doc["data"], ensure_ascii=False)
+    doc["outbox"] = json.dumps(doc["outbox"], ensure_ascii=False)
+    return doc
+
+
+def from_doc(doc: Mapping[str, Any]) -> Fact:
+    obj = dict(doc)
+    obj["data"] = json.loads(obj["data"])
+    obj["outbox"] = json.loads(obj["outbox"])
+    obj["published"] = True
+    return Fact.from_json(obj)
+
+
+def snapshot_doc(packet_id: str, facts: Sequence[Fact]) -> Doc:
+    log = [{**f.hashed_content(), "hash": f.hash} for f in facts]
+    return {"_id": packet_id, "log": json.dumps(log, ensure_ascii=False)}
+
+
+def from_snapshot(doc: Mapping[str, Any] | None) -> list[Fact]:
+    if doc is None:
+        return []
+    return [Fact.from_json({**obj, "published": True}) for obj in json.loads(doc["log"])]
+
+
+def outbox_id(fact: Fact) -> str:
+    return f"{fact.id}#{fact.hash}"
+
+
+def outbox_entry(fact: Fact) -> Doc:
+    return {
+        "_id": outbox_id(fact),
+        "fact": fact.id,
+        "hash": fact.hash,
+        "at": fact.at,
+        "packet_id": fact.packet_id,
+        "revision": fact.revision,
+        "seq": fact.seq,
+        "written": datetime.now(UTC),
+    }
+
+
+OUTBOX_ORDER = [(k, ASCENDING) for k in ("at", "packet_id", "revision", "seq")]
+
+
+def projection_doc(row: Projection) -> Doc:
+    return {
+        "_id": row.id,
+        "packet_id": row.packet_id,
+        "revision": row.revision,
+        "state": row.state,
+        "lane_id": row.lane_id,
+        "evidence": list(row.evidence),
+        "next_due": row.next_due,
+    }
+
+
+async def upserting(write: Callable[[], Awaitable[object]], attempts: int = 5) -> None:
+    """An upsert, again if it collided. FerretDB's upsert is find-then-insert: two writers
+    upserting a new _id at once collide (E11000, sometimes a reply without nModified that
+    PyMongo reports as KeyError); the retry finds the document and replaces it."""
+    for attempt in range(attempts):
+        try:
+            await write()
+            return
+        except (DuplicateKeyError, BulkWriteError, KeyError):
+            if attempt == attempts - 1:
+                raise
+
+
+async def insert_new(coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
+    """Insert, counting a document already there (same _id) as done."""
+    if not docs:
+        return
+    try:
+        await coll.insert_many(list(docs), ordered=False)
+    except BulkWriteError as err:
+        if any(e.get("code") != DUPLICATE_KEY for e in err.details.get("writeErrors", [])):
+            raise
+
+
+def evidence_record(doc: Mapping[str, Any]) -> EvidenceRecord:
+    return EvidenceRecord(
+        latest=EvidenceVersion(doc["version"], doc["event_id"]),
+        as_of=doc["as_of"],
+        history=tuple(doc["history"]),
+    )
