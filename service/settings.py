@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     packet_cache_size: int = Field(default=5_000, ge=0)
     governance_poll_seconds: float = Field(default=2.0, gt=0)
     monitor_interval_seconds: float = Field(default=5.0, gt=0)
+    # How long an event that overtook its revision is held (ISO 8601, e.g. PT5M), and how
+    # many such events one packet, and one instance in all, may hold.
+    early_event_grace: timedelta = timedelta(minutes=5)
+    max_parked_per_packet: int = Field(default=100, ge=1)
+    max_parked_total: int = Field(default=10_000, ge=1)
     conflict_retries: int = Field(default=10, ge=1)
     retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
     session_timeout_ms: int = 10_000

@@ -130,11 +130,11 @@ async def revisions_meet_evidence(
     pid = demo.packet_id
     await demo.step(f"1. revision 1 of {pid} is ready")
     await demo.send("packet-ready", f"{pid}-r1", pid, r1)
-    await demo.expect("", "packet-lifecycle", f"{pid}@r1:pending")
+    await demo.expect("", "packet-lifecycle", f"{pid}@r1:lifecycle:pending")
     await demo.step("2. revision 2 supersedes revision 1")
     await demo.send("packet-ready", f"{pid}-r2", pid, r2)
-    await demo.expect("", "packet-lifecycle", f"{pid}@r1:superseded")
-    await demo.expect("", "packet-lifecycle", f"{pid}@r2:pending")
+    await demo.expect("", "packet-lifecycle", f"{pid}@r1:lifecycle:superseded")
+    await demo.expect("", "packet-lifecycle", f"{pid}@r2:lifecycle:pending")
     await demo.step(f"3. the impact estimate {demo.impact} hardens 7 -> 8: revision 2 is held")
     await demo.send(
         "evidence-changed",
@@ -148,10 +148,10 @@ async def revisions_meet_evidence(
             "lane_id": None,
         },
     )
-    await demo.expect("", "packet-lifecycle", f"{pid}@r2:superseded")
+    await demo.expect("", "packet-lifecycle", f"{pid}@r2:lifecycle:superseded")
     await demo.step("4. revision 3 cites the new estimate")
     await demo.send("packet-ready", f"{pid}-r3", pid, r3)
-    await demo.expect("", "packet-lifecycle", f"{pid}@r3:pending")
+    await demo.expect("", "packet-lifecycle", f"{pid}@r3:lifecycle:pending")
 
 
 async def owner_approves(demo: Demo, r3: dict[str, Any]) -> None:
@@ -185,7 +185,7 @@ async def owner_approves(demo: Demo, r3: dict[str, Any]) -> None:
         None,
     )
     await send_decision(demo.settings, approval, "urn:release-gate-demo")
-    await demo.expect("", "packet-lifecycle", f"{pid}@r3:approved")
+    await demo.expect("", "packet-lifecycle", f"{pid}@r3:lifecycle:approved")
     manifest = await demo.expect("", "release-manifest", f"{mid}:released")
     data = manifest["data"]
     typer.echo(f"        audience: {data['audience']}  supersedes: {data['supersedes']}")

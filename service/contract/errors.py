@@ -18,6 +18,8 @@ class ErrorKind(StrEnum):
     HASH_MISMATCH = "hash-mismatch"
     REVISION_CONFLICT = "revision-conflict"
     UNKNOWN_MANIFEST = "unknown-manifest"
+    # An early event (service/domain/parking.py) when no room is left to hold it.
+    EARLY_EVENT_LIMIT = "early-event-limit"
     # A record that kept failing for a reason that is neither bad input nor an outage
     # (a bug): dead-lettered with the error so the partition moves on and it can be replayed.
     PROCESSING_ERROR = "processing-error"

@@ -13,6 +13,8 @@ Identity = Annotated[
     str, StringConstraints(min_length=3, max_length=v.IDENTITY_MAX, pattern=v.IDENTITY_PATTERN)
 ]
 ManifestId = Annotated[str, StringConstraints(max_length=160, pattern=v.MANIFEST_ID_PATTERN)]
+AsSent = Annotated[str, StringConstraints(max_length=v.MAX_AS_SENT)]
+Shown = Annotated[str, StringConstraints(max_length=v.MAX_SHOWN + 16, pattern=v.SHOWN_PATTERN)]
 Sha256 = Annotated[str, StringConstraints(pattern=v.HASH_PATTERN)]
 Word = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=v.WORD_PATTERN)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=v.MAX_TEXT)]

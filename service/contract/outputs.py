@@ -5,7 +5,17 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from service.contract.errors import ErrorKind
-from service.contract.fields import Count, Detail, Id, Identity, ManifestId, Revision, Sha256, Word
+from service.contract.fields import (
+    Count,
+    Detail,
+    Id,
+    Identity,
+    ManifestId,
+    Revision,
+    Sha256,
+    Shown,
+    Word,
+)
 from service.contract.parts import Audience, BlockedRequests, EvidenceRefs, Options, Payload
 from service.contract.times import UtcDateTime
 from service.domain import vocab as v
@@ -42,9 +52,9 @@ class ForwardOutcomeData(Payload):
     packet_id: Id
     revision: Revision
     manifest_id: ManifestId
-    requested_by: Identity
-    recipients: Annotated[list[Identity], Field(max_length=v.MAX_RECIPIENTS)]
-    blocked_recipients: Annotated[list[Identity], Field(max_length=v.MAX_RECIPIENTS)]
+    requested_by: Shown
+    recipients: Annotated[list[Shown], Field(max_length=v.MAX_RECIPIENTS)]
+    blocked_recipients: Annotated[list[Shown], Field(max_length=v.MAX_RECIPIENTS)]
     reason: BlockedReason | None
     detail: Detail
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from service.contract.fields import Id, Identity, Text, UniqueIdentities, unique
+from service.contract.fields import AsSent, Id, Identity, Text, UniqueIdentities, unique
 from service.domain import vocab as v
 from service.domain.vocab import EvidenceKind
 
@@ -64,8 +64,6 @@ Audience = Annotated[
 ApprovalAudience = Annotated[
     list[Identity], Field(max_length=v.MAX_AUDIENCE, json_schema_extra=_UNIQUE), UniqueIdentities
 ]
-Recipients = Annotated[
-    list[Identity],
-    Field(min_length=1, max_length=v.MAX_RECIPIENTS, json_schema_extra=_UNIQUE),
-    UniqueIdentities,
-]
+# As sent, unbounded but by the message size: the gate blocks and audits whatever it gets
+# (docs/contract.md, forward-request); only the packet it names must be well-formed.
+Recipients = Annotated[list[AsSent], Field(description="recipients as sent, any text")]

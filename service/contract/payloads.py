@@ -5,6 +5,7 @@ from typing import Annotated, Any, Final
 from pydantic import ConfigDict, StringConstraints, model_validator
 
 from service.contract.fields import (
+    AsSent,
     Body,
     Id,
     Identity,
@@ -153,7 +154,7 @@ class ForwardRequestData(Payload):
     packet_id: Id
     revision: Revision
     manifest_id: ManifestId
-    requested_by: Identity
+    requested_by: AsSent
     recipients: Recipients
     channel: Word
 

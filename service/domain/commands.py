@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -14,6 +14,54 @@ class EvidenceVersion:
 
     version: str
     event_id: str
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an input record came from, kept with an early event so that a dead letter
+    written after its grace can still carry the record's place and bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    received_at: str  # RFC 3339, from the record's timestamp
+    raw_value: str  # the record's bytes, base64
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "key": self.key,
+            "received_at": self.received_at,
+            "raw_value": self.raw_value,
+        }
+
+    @staticmethod
+    def from_json(obj: Mapping[str, Any]) -> Origin:
+        return Origin(
+            obj["topic"],
+            int(obj["partition"]),
+            int(obj["offset"]),
+            obj["key"],
+            obj["received_at"],
+            obj["raw_value"],
+        )
+
+
+@dataclass(frozen=True)
+class Parking:
+    """How long an event that overtook its revision is held, and how many may wait.
+
+    `room` is False when the instance already holds its cap of early events in all."""
+
+    grace: timedelta = timedelta(minutes=5)
+    per_packet: int = 100
+    room: bool = True
+
+
+DEFAULT_PARKING = Parking()
 
 
 @dataclass(frozen=True)
@@ -28,6 +76,7 @@ class PacketReady:
 class ApprovalDecided:
     event_id: str
     data: Mapping[str, Any]
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -43,12 +92,14 @@ class EvidenceChanged:
 class ForwardRequested:
     event_id: str
     data: Mapping[str, Any]
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
 class FeedbackReceived:
     event_id: str
     data: Mapping[str, Any]
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +108,13 @@ class Tick:
 
     event_id: str = "scheduler"
 
+
+EarlyCommand = ApprovalDecided | ForwardRequested | FeedbackReceived
+EARLY_KINDS: Mapping[str, type[EarlyCommand]] = {
+    "approval-decision": ApprovalDecided,
+    "forward-request": ForwardRequested,
+    "review-feedback": FeedbackReceived,
+}
 
 Command = (
     PacketReady | ApprovalDecided | EvidenceChanged | ForwardRequested | FeedbackReceived | Tick

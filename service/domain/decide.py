@@ -10,19 +10,23 @@ from typing import Any
 from service.domain.approval import check_approval
 from service.domain.canonical import parse_manifest_id
 from service.domain.commands import (
+    DEFAULT_PARKING,
     ApprovalDecided,
     Command,
+    EarlyCommand,
     EvidenceChanged,
     EvidenceVersion,
     FeedbackReceived,
     ForwardRequested,
     PacketReady,
+    Parking,
     Tick,
 )
 from service.domain.draft import Draft
 from service.domain.facts import Fact
 from service.domain.forward import decide_forward
 from service.domain.governance import Governance
+from service.domain.parking import park_if_early, settle_parked, unmatched_feedback
 from service.domain.release import advance, release
 from service.domain.revision import Packet, newest_created
 from service.domain.states import RevisionState as S
@@ -33,7 +37,7 @@ Evidence = Mapping[tuple[str, str], EvidenceVersion]
 @dataclass(frozen=True)
 class Decision:
     facts: tuple[Fact, ...] = ()
-    outcome: str = "applied"  # applied | duplicate | refused | dead-lettered
+    outcome: str = "applied"  # applied | duplicate | refused | parked | dead-lettered
     dead_letter: tuple[str, str] | None = None  # (error_kind, detail)
 
 
@@ -44,9 +48,11 @@ def decide(
     now: datetime,
     governance: Governance,
     evidence: Evidence | None = None,
+    parking: Parking = DEFAULT_PARKING,
 ) -> Decision:
     """`evidence`: the newest announced version of what the packet's revisions cite. A
-    revision citing an older one is superseded before anything else can act on it."""
+    revision citing an older one is superseded before anything else can act on it.
+    `parking`: how early events (service/domain/parking.py) are held."""
     work = Draft(packet_id, packet, now, command.event_id)
     seen = work.seen(command.event_id)
     known = dict(evidence or {})
@@ -55,25 +61,61 @@ def decide(
     _supersede_stale_evidence(work, known)
     _supersede_older(work)  # heals a log a writer left half-way through a supersession
     advance(work, governance)
+
+    def decide_parked(draft: Draft, early: EarlyCommand) -> None:
+        dead = _early_capable(draft, early, governance)[0]
+        if dead and isinstance(early, FeedbackReceived):
+            unmatched_feedback(draft, early, dead[1])
+
+    settle_parked(work, decide_parked)  # those whose grace has passed, before anything new
     dead: tuple[str, str] | None = None
     duplicate = seen
     if isinstance(command, PacketReady):
         dead, duplicate = _packet_ready(work, command, governance)
-    elif seen or isinstance(command, Tick):
+    elif isinstance(command, Tick):
         pass
-    elif isinstance(command, ApprovalDecided):
-        _approval(work, command, governance)
     elif isinstance(command, EvidenceChanged):
-        _evidence_changed(work, command)
-    elif isinstance(command, ForwardRequested):
-        duplicate = decide_forward(work, command.data)
-    elif isinstance(command, FeedbackReceived):
-        dead, duplicate = _feedback(work, command)
+        if not seen:
+            _evidence_changed(work, command)
+    elif not seen:
+        dead, duplicate = _early_or_now(work, command, governance, parking)
+    settle_parked(work, decide_parked)  # those the command made decidable
+    return _decision(work, dead, duplicate)
+
+
+def _decision(work: Draft, dead: tuple[str, str] | None, duplicate: bool) -> Decision:
     if dead:
         return Decision(tuple(work.facts), "dead-lettered", dead)
     if work.refused:
         return Decision(tuple(work.facts), "refused")
+    if work.parked:
+        return Decision(tuple(work.facts), "parked")
     return Decision(tuple(work.facts), "duplicate" if duplicate else "applied")
+
+
+def _early_or_now(
+    work: Draft, command: EarlyCommand, governance: Governance, parking: Parking
+) -> tuple[tuple[str, str] | None, bool]:
+    early = park_if_early(work, command, parking)
+    if early == "parked":
+        return None, False
+    if early == "full" and not isinstance(command, ForwardRequested):
+        held = f"{parking.per_packet} per packet, or the instance's limit in all"
+        return ("early-event-limit", f"too many early events held ({held})"), False
+    # A forward is always decided and audited, even when no room is left to hold it.
+    return _early_capable(work, command, governance)
+
+
+def _early_capable(
+    work: Draft, command: EarlyCommand, governance: Governance
+) -> tuple[tuple[str, str] | None, bool]:
+    """Decide an approval, forward or feedback now: (dead letter, duplicate)."""
+    if isinstance(command, ApprovalDecided):
+        _approval(work, command, governance)
+        return None, False
+    if isinstance(command, ForwardRequested):
+        return None, decide_forward(work, command.data)
+    return _feedback(work, command)
 
 
 def _packet_ready(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ class Draft:
         self.cause = cause
         self.facts: list[Fact] = []
         self.refused = False
+        self.parked = False
 
     def rev(self, revision: int) -> Revision:
         return self.revs.get(revision) or Revision(packet_id=self.packet_id, revision=revision)
@@ -94,6 +96,28 @@ class Draft:
         )
         self.append(revision, "refused", None, reason, {"detail": detail, **data}, (note,))
         self.refused = True
+
+    @contextmanager
+    def caused_by(self, event_id: str) -> Iterator[None]:
+        """Facts appended inside are caused by `event_id` (a parked event decided later)."""
+        outer, self.cause = self.cause, event_id
+        try:
+            yield
+        finally:
+            self.cause = outer
+
+    def park(
+        self, revision: int, topic: str, data: Mapping[str, Any], body: Mapping[str, Any]
+    ) -> None:
+        """Hold an input that named a revision not stored yet (no output: it is not decided)."""
+        self.append(
+            revision,
+            "parked",
+            None,
+            "early-event",
+            {"topic": topic, "event_data": dict(data), **body},
+        )
+        self.parked = True
 
     def seen(self, event_id: str) -> bool:
         return any(event_id in rev.causes for rev in self.revs.values())

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from service.domain.canonical import digest, manifest_id
+from service.domain.commands import Origin
 from service.domain.facts import Outgoing
 from service.domain.times import format_time
 
@@ -25,10 +26,11 @@ def lifecycle(
     superseded_by: int | None = None,
 ) -> Outgoing:
     mid = manifest_id(packet_id, revision)
-    # A state is entered once per revision, so "<manifest_id>:<to_state>" is unique; a
+    # A state is entered once per revision, so "<manifest_id>:lifecycle:<to_state>" is
+    # unique, and unlike the manifest's "<manifest_id>:released" on every output topic; a
     # refusal leaves the state as it was and is named by the input that caused it.
     if from_state != to_state:
-        event_id = f"{mid}:{to_state}"
+        event_id = f"{mid}:lifecycle:{to_state}"
     elif len(mid) + len(cause_event_id) <= MAX_ID - len(":refused:"):
         event_id = f"{mid}:refused:{cause_event_id}"
     else:  # keep ids within the envelope's limit, still derived from the cause
@@ -61,3 +63,23 @@ def _out(
     topic: str, event_id: str, packet_id: str, at: datetime, data: Mapping[str, Any]
 ) -> Outgoing:
     return Outgoing(topic, packet_id, event_id, packet_id, format_time(at), dict(data))
+
+
+def dead_letter(origin: Origin, kind: str, detail: str) -> Outgoing:
+    """The dead letter of one input record; its id names the record's place, so a record
+    dead-lettered again (a redelivery, or a parked event after its grace) is the same event."""
+    where = f"{origin.topic}:{origin.partition}:{origin.offset}"
+    data = {
+        "source_topic": origin.topic,
+        "partition": origin.partition,
+        "offset": origin.offset,
+        "key": origin.key,
+        "raw_value": origin.raw_value,
+        "error_kind": kind,
+        "error_detail": detail,
+        "received_at": origin.received_at,
+    }
+    subject = f"{origin.topic}/{origin.partition}/{origin.offset}"
+    return Outgoing(
+        "dead-letter", origin.key or "", f"dead-letter:{where}", subject, origin.received_at, data
+    )

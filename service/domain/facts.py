@@ -12,7 +12,9 @@ from typing import Any
 TRANSITION_KINDS = frozenset(
     {"created", "approved", "released", "superseded", "expired", "rejected"}
 )
-RECORD_KINDS = frozenset({"refused", "forward-allowed", "forward-blocked", "feedback"})
+RECORD_KINDS = frozenset(
+    {"refused", "forward-allowed", "forward-blocked", "feedback", "parked", "dead-lettered"}
+)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from service.domain.times import parse_time
 
 __all__ = [
     "Packet",
+    "Parked",
     "Revision",
     "apply",
     "fold",
@@ -21,6 +22,18 @@ __all__ = [
     "parse_time",
     "with_facts",
 ]
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An input that named this revision before it was stored, waiting for it or its grace."""
+
+    event_id: str
+    at: datetime  # when it was parked
+    topic: str  # the input topic it came on (approval-decision, forward-request, ...)
+    data: Mapping[str, Any]
+    due: datetime  # the end of its grace
+    origin: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -40,6 +53,7 @@ class Revision:
     request_ids: frozenset[str] = field(default_factory=frozenset)
     feedback_ids: frozenset[str] = field(default_factory=frozenset)
     decision_ids: frozenset[str] = field(default_factory=frozenset)  # decisions that took effect
+    parked: tuple[Parked, ...] = ()  # early events not yet decided, in arrival order
 
     @property
     def created(self) -> bool:
@@ -67,6 +81,13 @@ class Revision:
 
     def next_due(self) -> datetime | None:
         """When time alone will next change this revision (the scheduler's index)."""
+        state_due = self._state_due()
+        parked_due = min((p.due for p in self.parked), default=None)
+        if state_due is None or parked_due is None:
+            return state_due or parked_due
+        return min(state_due, parked_due)
+
+    def _state_due(self) -> datetime | None:
         if self.state is RevisionState.PENDING and self.ready_at and self.max_pending:
             return self.ready_at + self.max_pending
         if self.state is RevisionState.APPROVED and self.valid_from and self.valid_until:
@@ -102,7 +123,24 @@ def apply(rev: Revision, fact: Fact) -> Revision:
         changes["feedback_ids"] = rev.feedback_ids | {data["feedback_id"]}
     if fact.kind in ("approved", "rejected") and "decision_id" in data:
         changes["decision_ids"] = rev.decision_ids | {data["decision_id"]}
+    if fact.kind == "parked":
+        changes["parked"] = (*rev.parked, _parked(fact))
+    elif rev.parked and any(p.event_id == fact.cause_event_id for p in rev.parked):
+        # The first fact a parked event causes decides it: it waits no longer.
+        changes["parked"] = tuple(p for p in rev.parked if p.event_id != fact.cause_event_id)
     return replace(rev, **changes)
+
+
+def _parked(fact: Fact) -> Parked:
+    data = fact.data
+    return Parked(
+        event_id=fact.cause_event_id,
+        at=parse_time(fact.at),
+        topic=str(data["topic"]),
+        data=data["event_data"],
+        due=parse_time(data["due"]),
+        origin=data.get("origin"),
+    )
 
 
 def fold(packet_id: str, revision: int, facts: Iterable[Fact]) -> Revision:

@@ -24,6 +24,12 @@ MAX_BLOCKED_REQUESTS: Final = 50
 MAX_EVIDENCE_REFS: Final = 100
 MAX_AUDIENCE: Final = 50
 MAX_RECIPIENTS: Final = 50
+# A forward-request's requester and recipients are taken as sent (any text up to this long),
+# so that a malformed one is blocked and audited rather than dead-lettered; outputs show
+# them with control characters escaped, each cut to MAX_SHOWN characters.
+MAX_AS_SENT: Final = 4096
+MAX_SHOWN: Final = 512
+SHOWN_PATTERN: Final = r"^[^\x00-\x1f\x7f]*$"
 MAX_BODY_DEPTH: Final = 32
 MAX_JSON_DEPTH: Final = 64
 MAX_MESSAGE_BYTES: Final = 1_048_576

@@ -23,6 +23,7 @@ from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.governance_file import GovernanceWatcher
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
+from service.domain.commands import Parking
 from service.entrypoints.asyncapi import specification
 from service.entrypoints.consume import process_batch
 from service.entrypoints.http import ASGIApp, router
@@ -130,6 +131,8 @@ class Service:
             self.metrics,
             s.conflict_retries,
             self.due,
+            Parking(s.early_event_grace, s.max_parked_per_packet),
+            s.max_parked_total,
         )
         self._rt = GateContext(s, store, gate, self.outbox, self.metrics, self.health, self.log)
         self.health.recover()  # ready once every consumer has joined its group

@@ -12,6 +12,7 @@ import base64
 import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -19,9 +20,12 @@ from aiokafka import ConsumerRecord
 
 from service.adapters.errors import dependency_of, is_transient
 from service.contract.decode import Inbound, decode
-from service.contract.envelope import make_event
+from service.contract.envelope import envelope_of
 from service.contract.errors import BadInput
+from service.domain import events
+from service.domain.commands import Origin
 from service.domain.decide import Decision
+from service.domain.facts import Outgoing
 from service.domain.times import format_time
 from service.gate.context import GateContext
 from service.handlers import TopicHandler
@@ -58,50 +62,51 @@ async def retrying(rt: GateContext, work: Callable[[], Awaitable[T]], what: str)
         return result
 
 
-async def dead_letter(rt: GateContext, record: ConsumerRecord, kind: str, detail: str) -> None:
-    topic = logical_topic(record.topic, rt.settings.topic_prefix)
+def origin_of(rt: GateContext, record: ConsumerRecord) -> Origin:
+    """Where a record came from, with its bytes: what a dead letter of it carries."""
     # The record's own timestamp, not the clock: a dead letter re-emitted after a
     # redelivery must be the same event, byte for byte, under the same id.
     stamp = getattr(record, "timestamp", None)
     received = datetime.fromtimestamp(stamp / 1000, UTC) if stamp and stamp > 0 else rt.clock()
     key = record.key.decode("utf-8", "replace") if isinstance(record.key, bytes) else None
     value = record.value if isinstance(record.value, bytes) else b""
-    data = {
-        "source_topic": topic,
-        "partition": record.partition,
-        "offset": record.offset,
-        "key": key,
-        "raw_value": base64.b64encode(value).decode(),
-        "error_kind": kind,
-        "error_detail": detail,
-        "received_at": format_time(received),
-    }
-    event_id = f"dead-letter:{topic}:{record.partition}:{record.offset}"
-    subject = f"{topic}/{record.partition}/{record.offset}"
+    return Origin(
+        topic=logical_topic(record.topic, rt.settings.topic_prefix),
+        partition=record.partition,
+        offset=record.offset,
+        key=key,
+        received_at=format_time(received),
+        raw_value=base64.b64encode(value).decode(),
+    )
 
-    async def send() -> None:
-        event = make_event("dead-letter", event_id, subject, received, data)
-        await (await rt.sender.send("dead-letter", key or "", event))
+
+async def dead_letter(rt: GateContext, record: ConsumerRecord, kind: str, detail: str) -> None:
+    origin = origin_of(rt, record)
+    letter = events.dead_letter(origin, kind, detail)
+
+    async def send(out: Outgoing) -> None:
+        await (await rt.sender.send("dead-letter", out.key, envelope_of(out)))
 
     try:
-        await retrying(rt, send, f"dead-letter {event_id}")
+        await retrying(rt, lambda: send(letter), f"dead-letter {letter.id}")
     except ProcessingFailed as failed:
         # The dead letter itself cannot be written (too large for the topic): say so in
         # it, point at the record, which stays readable in its source topic, and go on.
-        data["raw_value"] = ""
-        data["error_detail"] = (
-            f"{detail[:500]} [raw value of {len(value)} bytes not copied ({failed}); read it"
-            f" at {subject}]"
+        size = len(base64.b64decode(origin.raw_value))
+        note = (
+            f"{detail[:500]} [raw value of {size} bytes not copied ({failed}); read it"
+            f" at {letter.subject}]"
         )
-        await retrying(rt, send, f"dead-letter {event_id} without its raw value")
-    rt.metrics.dead_letters.labels(source_topic=topic, error_kind=kind).inc()
+        bare = events.dead_letter(replace(origin, raw_value=""), kind, note)
+        await retrying(rt, lambda: send(bare), f"dead-letter {letter.id} without its raw value")
+    rt.metrics.dead_letters.labels(source_topic=origin.topic, error_kind=kind).inc()
     if kind in ("hash-mismatch", "revision-conflict"):
         rt.metrics.block("intake", kind)
     rt.log.warning(
         "dead-lettered",
         extra={
-            "topic": topic,
-            "event_id": event_id,
+            "topic": origin.topic,
+            "event_id": letter.id,
             "outcome": "dead-lettered",
             "error_kind": kind,
             "detail": detail[:500],
@@ -109,28 +114,33 @@ async def dead_letter(rt: GateContext, record: ConsumerRecord, kind: str, detail
     )
 
 
-async def handle_one(rt: GateContext, handler: TopicHandler, inbound: Inbound[Any]) -> Decision:
+Received = tuple[ConsumerRecord, Inbound[Any]]
+
+
+async def handle_one(rt: GateContext, handler: TopicHandler, received: Received) -> Decision:
     if handler.fan_out is not None:
-        return await handler.fan_out(inbound, rt)
-    return (await handle_batch(rt, handler, [inbound]))[0]
+        return await handler.fan_out(received[1], rt)
+    return (await handle_batch(rt, handler, [received]))[0]
 
 
 async def handle_batch(
-    rt: GateContext, handler: TopicHandler, inbounds: Sequence[Inbound[Any]]
+    rt: GateContext, handler: TopicHandler, batch: Sequence[Received]
 ) -> list[Decision]:
     assert handler.to_command is not None
+    inbounds = [inbound for _, inbound in batch]
     keys = sorted({k for i in inbounds for k in handler.cites(i)}) if handler.cites else []
     evidence = await rt.store.evidence_versions(keys) if keys else {}
     to_command = handler.to_command
-    decisions = await rt.gate.decide_batch([to_command(i, evidence) for i in inbounds])
+    commands = [to_command(i, evidence, origin_of(rt, r)) for r, i in batch]
+    decisions = await rt.gate.decide_batch(commands)
     if keys:
         # An evidence change recorded while these revisions were being stored may have
         # missed their projections: look again now that they are visible, and converge.
         now = await rt.store.evidence_versions(keys)
-        for inbound in inbounds:
+        for record, inbound in batch:
             assert handler.cites is not None
             if any(now.get(k) != evidence.get(k) for k in handler.cites(inbound)):
-                await rt.gate.decide_one(*to_command(inbound, now))
+                await rt.gate.decide_one(*to_command(inbound, now, origin_of(rt, record)))
     return decisions
 
 
@@ -158,7 +168,8 @@ async def one_by_one(
     for record, inbound in decoded:
         what = f"{topic} {inbound.event.id}"
         try:
-            decision = await retrying(rt, functools.partial(handle_one, rt, handler, inbound), what)
+            one = functools.partial(handle_one, rt, handler, (record, inbound))
+            decision = await retrying(rt, one, what)
         except ProcessingFailed as failed:
             await dead_letter(rt, record, "processing-error", str(failed))
             outcomes.append("dead-lettered")
@@ -184,10 +195,9 @@ async def process_partition(
         return outcomes
     if handler.to_command is None:
         return outcomes + await one_by_one(rt, topic, handler, decoded)
-    inbounds = [inbound for _, inbound in decoded]
-    what = f"{topic} batch of {len(inbounds)} from offset {decoded[0][0].offset}"
+    what = f"{topic} batch of {len(decoded)} from offset {decoded[0][0].offset}"
     try:
-        decisions = await retrying(rt, lambda: handle_batch(rt, handler, inbounds), what)
+        decisions = await retrying(rt, lambda: handle_batch(rt, handler, decoded), what)
     except ProcessingFailed:
         # Something in the batch is broken in a way that is not an outage: find it.
         return outcomes + await one_by_one(rt, topic, handler, decoded)

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from service.adapters.errors import AppendRaceLost
 from service.adapters.store import FactStore, Projection, SeqTaken
-from service.domain.commands import Command
+from service.domain.commands import DEFAULT_PARKING, Command, Parking
 from service.domain.decide import Decision, Evidence, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance
@@ -44,6 +44,8 @@ class Gate:
         metrics: Metrics,
         retries: int = 10,
         due: DueTimes | None = None,
+        parking: Parking = DEFAULT_PARKING,
+        max_parked: int = 10_000,
     ) -> None:
         self.store = store
         self.publisher = publisher
@@ -52,6 +54,11 @@ class Gate:
         self.metrics = metrics
         self.retries = retries
         self.due = due
+        self.parking = parking
+        self.max_parked = max_parked
+        # Early events this instance holds, by packet: when each was parked (for the gauges
+        # and the cap in all; service/domain/parking.py).
+        self.held: dict[str, list[datetime]] = {}
 
     async def decide_one(
         self, packet_id: str, command: Command, ours: Sequence[Fact] = ()
@@ -66,7 +73,9 @@ class Gate:
                 facts = await self.store.load_packet(packet_id)
             packet = fold_packet(packet_id, facts)
             evidence = await self._evidence([packet])
-            decision = decide(packet_id, packet, command, self.clock(), self.governance(), evidence)
+            decision = decide(
+                packet_id, packet, command, self.clock(), self.governance(), evidence, self._room()
+            )
             try:
                 await self.store.append(decision.facts)
             except SeqTaken:
@@ -90,8 +99,10 @@ class Gate:
         decisions: list[Decision] = []
         appended: list[Fact] = []
         ends: list[int] = []  # for item i, its facts end at appended[ends[i]]
+        parking = self._room()
         for packet_id, command in items:
-            decision = decide(packet_id, packets[packet_id], command, now, governance, evidence)
+            packet = packets[packet_id]
+            decision = decide(packet_id, packet, command, now, governance, evidence, parking)
             packets[packet_id] = with_facts(packets[packet_id], packet_id, decision.facts)
             decisions.append(decision)
             appended.extend(decision.facts)
@@ -153,4 +164,21 @@ class Gate:
             now = self.clock()
             for pid, packet in ready.items():
                 self.due.note(pid, (rev.next_due() for rev in packet.values()), now)
+        self._note_held(ready)
         await self.publisher.publish([f for f in ours if f.packet_id in ready])
+
+    def _room(self) -> Parking:
+        held = sum(len(times) for times in self.held.values())
+        return replace(self.parking, room=held < self.max_parked)
+
+    def _note_held(self, packets: Mapping[str, Mapping[int, Revision]]) -> None:
+        for pid, packet in packets.items():
+            times = [p.at for rev in packet.values() for p in rev.parked]
+            if times:
+                self.held[pid] = times
+            else:
+                self.held.pop(pid, None)
+        every = [t for times in self.held.values() for t in times]
+        self.metrics.parked_events.set(len(every))
+        oldest = (self.clock() - min(every)).total_seconds() if every else 0.0
+        self.metrics.parked_oldest_seconds.set(max(oldest, 0.0))

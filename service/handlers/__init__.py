@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.contract.decode import Inbound
-from service.domain.commands import Command, EvidenceVersion
+from service.domain.commands import Command, EvidenceVersion, Origin
 from service.domain.decide import Decision
 from service.gate.context import GateContext
 from service.handlers.approval_decision import approval_decision
@@ -17,7 +17,7 @@ from service.handlers.forward_request import forward_request
 from service.handlers.packet_ready import cited, packet_ready
 from service.handlers.review_feedback import review_feedback
 
-ToCommand = Callable[[Inbound[Any], Any], tuple[str, Command]]
+ToCommand = Callable[[Inbound[Any], Any, Origin], tuple[str, Command]]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from service.contract.decode import Inbound
-from service.domain.commands import EvidenceVersion, PacketReady
+from service.domain.commands import EvidenceVersion, Origin, PacketReady
 
 Evidence = Mapping[tuple[str, str], EvidenceVersion]
 
@@ -15,7 +15,7 @@ def cited(inbound: Inbound[Any]) -> list[tuple[str, str]]:
     return [(ref["kind"], ref["ref"]) for ref in inbound.raw_data["evidence_refs"]]
 
 
-def packet_ready(inbound: Inbound[Any], evidence: Evidence) -> tuple[str, PacketReady]:
+def packet_ready(inbound: Inbound[Any], evidence: Evidence, _: Origin) -> tuple[str, PacketReady]:
     data = inbound.raw_data
     known = {key: evidence[key] for key in cited(inbound) if key in evidence}
     return data["packet_id"], PacketReady(inbound.event.id, data, known)

@@ -35,6 +35,8 @@ def count_facts(
             metrics.forwards_allowed.labels(lane=(rev and rev.lane_id) or "unknown").inc()
         elif fact.kind == "feedback":
             metrics.corrections.labels(correction=reason).inc()
+        elif fact.kind == "dead-lettered":  # an early feedback whose manifest never came
+            metrics.dead_letters.labels(source_topic="review-feedback", error_kind=reason).inc()
 
 
 def _released(metrics: Metrics, fact: Fact, rev: Revision | None) -> None:

@@ -8,7 +8,7 @@ from typing import Literal, get_args
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service.contract.errors import ErrorKind
-from service.domain.states import RevisionState
+from service.domain.states import TRANSITIONS, RevisionState
 from service.domain.vocab import BlockedReason, Correction
 
 # Label values known up front. Only these bounded sets (and lane ids from the governance
@@ -66,6 +66,16 @@ DEAD_LETTER_KINDS: tuple[str, ...] = tuple(kind.value for kind in ErrorKind)
 HANDLER_OUTCOMES: tuple[str, ...] = ("applied", "duplicate", "refused", "dead-lettered", "retried")
 
 REVISION_STATES: tuple[str, ...] = tuple(state.value for state in RevisionState)
+# Withdrawn before executive review: superseded or expired while pending or approved. The
+# stale-block KPI adds these transitions (ops/prometheus/rules/recording.yml), so their
+# series exist from the start.
+WITHDRAWN_BEFORE_REVIEW: tuple[tuple[str, str, str], ...] = tuple(
+    (a.value, b.value, reason)
+    for (a, b), reasons in TRANSITIONS.items()
+    if a in (RevisionState.PENDING, RevisionState.APPROVED)
+    and b in (RevisionState.SUPERSEDED, RevisionState.EXPIRED)
+    for reason in sorted(reasons)
+)
 
 INFRA_DEPENDENCIES: tuple[str, ...] = ("kafka", "store")
 
@@ -236,6 +246,16 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.parked_events = Gauge(
+            "release_gate_parked_events",
+            "Early events this instance holds for a revision not stored yet (or a manifest).",
+            registry=self.registry,
+        )
+        self.parked_oldest_seconds = Gauge(
+            "release_gate_parked_oldest_seconds",
+            "Age of the oldest early event this instance holds (0 when none).",
+            registry=self.registry,
+        )
         self.scheduler_transitions = Counter(
             "release_gate_scheduler_transitions_total",
             "Time-driven transitions made by the scheduler, by reason.",
@@ -256,6 +276,8 @@ class Metrics:
                 self.dead_letters.labels(source_topic=topic, error_kind=kind)
         for state in REVISION_STATES:
             self.revisions.labels(state=state)
+        for from_state, to_state, reason in WITHDRAWN_BEFORE_REVIEW:
+            self.transitions.labels(from_state=from_state, to_state=to_state, reason=reason)
         for dependency in INFRA_DEPENDENCIES:
             self.infra_retries.labels(dependency=dependency)
         for outcome in GOVERNANCE_RELOAD_OUTCOMES:

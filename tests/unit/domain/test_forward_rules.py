@@ -107,3 +107,47 @@ def test_the_expired_revision_stays_expired_after_a_tick() -> None:
     log = released_log(valid_until=T0 + timedelta(hours=1))
     log.send(Tick(), T0 + timedelta(hours=2))
     assert log.state(1) == "expired"
+
+
+@pytest.mark.parametrize(
+    ("sent", "shown"),
+    [
+        ("exec:CRO", "exec:CRO"),
+        ("exec:cro ", "exec:cro "),
+        ("", ""),
+        ("Exec:cro", "Exec:cro"),
+        ("exec:c\x00ro\n", "exec:c\\u0000ro\\u000a"),
+    ],
+)
+def test_a_malformed_or_look_alike_recipient_is_blocked_outside_the_audience(
+    sent: str, shown: str
+) -> None:
+    log = released_log()
+    result = outcome(log, forward(["exec:cro", sent]))
+    assert not result["allowed"]
+    assert (result["reason"], result["blocked_recipients"]) == ("outside-audience", [shown])
+    assert result["recipients"] == ["exec:cro", shown]
+    assert log.facts[-1].kind == "forward-blocked"
+
+
+def test_ten_thousand_recipients_are_blocked_whole_with_the_limit_named() -> None:
+    log = released_log()
+    result = outcome(log, forward(["exec:cro"] * 10_000))
+    assert (result["allowed"], result["reason"]) == (False, "outside-audience")
+    assert "10000 recipients, over the limit of 50" in result["detail"]
+    assert len(result["recipients"]) == len(result["blocked_recipients"]) == 50
+    assert log.facts[-1].kind == "forward-blocked"
+
+
+def test_a_forward_naming_nobody_is_blocked() -> None:
+    result = outcome(released_log(), forward([]))
+    assert (result["allowed"], result["reason"], result["detail"]) == (
+        False,
+        "outside-audience",
+        "no recipients named",
+    )
+
+
+def test_a_long_recipient_is_shown_cut_with_its_length() -> None:
+    result = outcome(released_log(), forward(["x" * 600]))
+    assert result["blocked_recipients"] == ["x" * 512 + "…(+88)"]
