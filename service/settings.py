@@ -7,7 +7,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INPUT_TOPICS = (
@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     max_poll_interval_ms: int = 300_000
+    # Console sessions: sealed with this secret (give every replica the same one; without
+    # it each process makes its own and sessions do not survive a restart), this long.
+    session_secret: SecretStr | None = None
+    session_ttl_seconds: float = Field(default=1800.0, gt=0)
+    max_http_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_level: str = "INFO"
     instance_id: str = Field(default_factory=_instance_id)
 

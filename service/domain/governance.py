@@ -17,7 +17,7 @@ from service.domain import vocab
 from service.domain.canonical import digest
 
 _REQUIRED = ("lane_id", "name", "authorized_recipients", "max_validity", "max_pending")
-_OPTIONAL = ("required_evidence", "release_owners")
+_OPTIONAL = ("required_evidence", "release_owners", "auditors")
 
 
 class GovernanceError(ValueError):
@@ -39,9 +39,19 @@ class Lane:
     max_pending: timedelta
     required_evidence: tuple[str, ...] = ()
     release_owners: tuple[ReleaseOwner, ...] = ()
+    # Read-only: may see the lane's packets and audit trails, never decide.
+    auditors: tuple[ReleaseOwner, ...] = ()
 
     def owner(self, id_: str) -> ReleaseOwner | None:
         return next((o for o in self.release_owners if o.id == id_), None)
+
+    def role_of(self, id_: str, public_key: bytes) -> str | None:
+        """ "owner" or "auditor" when this identity is listed here with this very key."""
+        if any(o.id == id_ and o.public_key == public_key for o in self.release_owners):
+            return "owner"
+        if any(a.id == id_ and a.public_key == public_key for a in self.auditors):
+            return "auditor"
+        return None
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,21 @@ class Governance:
 
     def lane(self, lane_id: str) -> Lane | None:
         return self.lanes.get(lane_id)
+
+    def keys_of(self, id_: str) -> tuple[bytes, ...]:
+        """Every public key listed for this identity, as owner or auditor, in any lane."""
+        listed = [
+            k.public_key
+            for lane in self.lanes.values()
+            for k in (*lane.release_owners, *lane.auditors)
+            if k.id == id_
+        ]
+        return tuple(dict.fromkeys(listed))
+
+    def roles_of(self, id_: str, public_key: bytes) -> dict[str, str]:
+        """lane_id -> role for the lanes that list this identity with this key."""
+        roles = {lane_id: lane.role_of(id_, public_key) for lane_id, lane in self.lanes.items()}
+        return {lane_id: role for lane_id, role in roles.items() if role is not None}
 
     @cached_property
     def fingerprint(self) -> str:
@@ -67,6 +92,10 @@ def _content(lane: Lane) -> dict[str, Any]:
         "release_owners": [
             {"id": o.id, "public_key": base64.b64encode(o.public_key).decode()}
             for o in lane.release_owners
+        ],
+        "auditors": [
+            {"id": a.id, "public_key": base64.b64encode(a.public_key).decode()}
+            for a in lane.auditors
         ],
     }
 
@@ -127,6 +156,7 @@ def _lane(item: object, index: int) -> Lane:
         max_pending=_duration(item["max_pending"], where, "max_pending"),
         required_evidence=evidence,
         release_owners=_owners(item.get("release_owners"), where),
+        auditors=_owners(item.get("auditors"), where, "auditors"),
     )
 
 
@@ -172,15 +202,15 @@ def _duration(value: object, where: str, field: str) -> timedelta:
     return parsed
 
 
-def _owners(value: object, where: str) -> tuple[ReleaseOwner, ...]:
+def _owners(value: object, where: str, name: str = "release_owners") -> tuple[ReleaseOwner, ...]:
     # No owners is allowed: it freezes a lane (nothing in it can be approved or released).
     if value is None:
         return ()
     if not isinstance(value, list):
-        raise _fail(where, "release_owners", "expected a list of {id, public_key}")
+        raise _fail(where, name, "expected a list of {id, public_key}")
     owners: list[ReleaseOwner] = []
     for i, entry in enumerate(value):
-        field = f"release_owners[{i}]"
+        field = f"{name}[{i}]"
         if not isinstance(entry, dict) or set(entry) != {"id", "public_key"}:
             raise _fail(where, field, "expected exactly the keys id and public_key")
         owner_id = _identities([entry["id"]], where, f"{field}.id")[0]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -23,10 +25,12 @@ from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.governance_file import GovernanceWatcher
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
+from service.console.sessions import Sessions
 from service.domain.commands import Parking
+from service.domain.governance import Governance
 from service.entrypoints.asyncapi import specification
 from service.entrypoints.consume import process_batch
-from service.entrypoints.http import ASGIApp, router
+from service.entrypoints.http import ASGIApp, HttpSide, http_app, router
 from service.entrypoints.loops import Monitor, Scheduler, forever, governance_step, relay_step
 from service.gate.context import GateContext, utc_now
 from service.gate.due import DueTimes
@@ -70,6 +74,10 @@ class Service:
         self._rt: GateContext | None = None
         for topic in INPUT_TOPICS:
             self._subscribe(topic, HANDLERS[topic])
+
+    def governance(self) -> Governance:
+        assert self.watcher is not None, "the governance file is read at start-up"
+        return self.watcher.current
 
     @property
     def rt(self) -> GateContext:
@@ -219,13 +227,27 @@ async def create_topics(settings: Settings) -> None:
 def create_app(settings: Settings) -> tuple[ASGIApp, Service]:
     configure_logging(settings.log_level)
     service = Service(settings)
-    app = AsgiFastStream(
+    # No asyncapi_path: FastStream's AsyncAPI route would also mount its "try it out"
+    # handler, which publishes request bodies to Kafka. The JSON is served by our routes.
+    lifespan = AsgiFastStream(
         service.broker,
         on_startup=[service.start],
         after_startup=[service.started],
         on_shutdown=[service.stop],
         after_shutdown=[service.closed],
-        specification=specification(settings),
-        asyncapi_path="/asyncapi",
     )
-    return router(app, service, service.broker), service
+    document = asyncapi_json(settings)
+    given = settings.session_secret
+    secret = given.get_secret_value().encode() if given else secrets.token_bytes(32)
+    sessions = Sessions(
+        secret,
+        lambda: service.governance(),
+        ttl_seconds=settings.session_ttl_seconds,
+    )
+    side = HttpSide(lambda: service.rt, service.broker, sessions, lambda: document)
+    return router(lifespan, http_app(side, settings.max_http_body_bytes)), service
+
+
+def asyncapi_json(settings: Settings) -> bytes:
+    doc = specification(settings).to_specification().to_jsonable()
+    return json.dumps(doc, ensure_ascii=False).encode()

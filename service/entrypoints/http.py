@@ -1,20 +1,32 @@
-"""HTTP beside the consumers: health, readiness, metrics and the audit view of a packet."""
+"""HTTP beside the consumers, on Starlette: an explicit allow-list of paths and methods.
+
+Open: `GET /healthz`, `GET /readyz`, `GET /metrics` (probes and Prometheus) and
+`GET /asyncapi.json` (the document, served here: FastStream's own AsyncAPI route is never
+mounted, since it carries a "try it out" handler that publishes to Kafka). Sign-in:
+`POST /session/challenge`, `POST /session`, `DELETE /session`. Everything that shows packet
+content needs a session whose roles include the packet's lane (service/console/sessions.py).
+Any other path is 404, any other method 405; bodies are capped; every answer carries the
+security headers of service/entrypoints/web_guard.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
-from urllib.parse import unquote
+from typing import Any
 
 from faststream.kafka import KafkaBroker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from service.adapters.errors import TRANSIENT_ERRORS
-from service.domain.canonical import manifest_id
-from service.domain.facts import group_by_revision, verify_chain
-from service.domain.revision import fold_packet
-from service.domain.times import format_time
+from service.console.sessions import COOKIE, Session, Sessions, SignInRefused
+from service.console.views import packet_view
+from service.domain import vocab
+from service.entrypoints.web_guard import guarded
 from service.gate.context import GateContext
 from service.telemetry.metrics import render
 
@@ -22,21 +34,11 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-JSON = "application/json"
-ROUTES = ("/healthz", "/readyz", "/metrics")
+Context = Callable[[], GateContext]
 
 
-async def respond(send: Send, status: int, body: bytes, content_type: str = JSON) -> None:
-    headers = [
-        (b"content-type", content_type.encode()),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def as_json(obj: Any) -> bytes:
-    return json.dumps(obj, ensure_ascii=False, indent=2).encode()
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
 
 
 async def readiness(rt: GateContext, broker: KafkaBroker) -> tuple[bool, dict[str, str]]:
@@ -49,75 +51,145 @@ async def readiness(rt: GateContext, broker: KafkaBroker) -> tuple[bool, dict[st
     checks["kafka"] = "ok" if await broker.ping(timeout=2) else "unreachable"
     joining = rt.health.joining()
     checks["consumers"] = f"joining the group: {', '.join(joining)}" if joining else "ok"
-    for dependency, error in rt.health.failing.items():
-        checks[f"{dependency}-consumer"] = f"retrying: {error[:200]}"
+    for dependency, problem in rt.health.failing.items():
+        checks[f"{dependency}-consumer"] = f"retrying: {problem[:200]}"
     ready = all(v == "ok" for v in checks.values())
     rt.metrics.ready.set(1 if ready else 0)
     return ready, checks
 
 
-async def packet_view(rt: GateContext, packet_id: str) -> dict[str, Any] | None:
-    facts = await rt.store.load_packet(packet_id)
-    if not facts:
-        return None
-    packet = fold_packet(packet_id, facts)
-    logs = group_by_revision(facts)
-    revisions = []
-    for number, rev in sorted(packet.items()):
-        broken = verify_chain(logs[number])
-        due = rev.next_due()
-        revisions.append(
-            {
-                "revision": number,
-                "manifest_id": manifest_id(packet_id, number),
-                "state": None if rev.state is None else rev.state.value,
-                "next_due": None if due is None else format_time(due),
-                "chain": "ok" if broken is None else f"broken at {broken}",
-                "facts": [f.to_json() for f in logs[number]],
-            }
+async def _json_body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise SignInRefused("expected a JSON object", 400)
+    return body
+
+
+def _text(body: dict[str, Any], key: str, limit: int = 512) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise SignInRefused(f"{key}: expected a string of at most {limit} characters", 400)
+    return value
+
+
+class HttpSide:
+    """The routes' handlers, over what the service owns (resolved per request)."""
+
+    def __init__(
+        self,
+        context: Context,
+        broker: KafkaBroker,
+        sessions: Sessions,
+        asyncapi: Callable[[], bytes],
+    ) -> None:
+        self.context, self.broker, self.sessions, self.asyncapi = (
+            context,
+            broker,
+            sessions,
+            asyncapi,
         )
-    return {"packet_id": packet_id, "revisions": revisions}
+
+    def session(self, request: Request) -> Session | None:
+        return self.sessions.open(request.cookies.get(COOKIE))
+
+    async def healthz(self, _: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(self, _: Request) -> Response:
+        ready, checks = await readiness(self.context(), self.broker)
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    async def metrics(self, _: Request) -> Response:
+        body = render(self.context().metrics.registry)
+        return Response(body, media_type="text/plain; version=0.0.4")
+
+    async def asyncapi_json(self, _: Request) -> Response:
+        return Response(self.asyncapi(), media_type="application/json")
+
+    async def challenge(self, request: Request) -> Response:
+        try:
+            identity = _text(await _json_body(request), "identity", vocab.IDENTITY_MAX)
+            return JSONResponse(self.sessions.challenge(identity))
+        except SignInRefused as refused:
+            return error(refused.status, refused.reason)
+
+    async def sign_in(self, request: Request) -> Response:
+        rt = self.context()
+        try:
+            body = await _json_body(request)
+            identity = _text(body, "identity", vocab.IDENTITY_MAX)
+            nonce, signature = _text(body, "challenge"), _text(body, "signature")
+            client = request.client.host if request.client else "unknown"
+            value, session = self.sessions.sign_in(identity, nonce, signature, client)
+        except SignInRefused as refused:
+            rt.metrics.sign_in_failures.labels(status=str(refused.status)).inc()
+            rt.log.warning("sign-in refused", extra={"reason": refused.reason})
+            return error(refused.status, refused.reason)
+        rt.log.info(
+            "signed in", extra={"identity": session.identity, "lanes": sorted(session.roles)}
+        )
+        answer = JSONResponse(
+            {"identity": session.identity, "roles": session.roles, "csrf": session.csrf}
+        )
+        answer.set_cookie(
+            COOKIE,
+            value,
+            max_age=int(self.sessions.ttl),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return answer
+
+    async def sign_out(self, request: Request) -> Response:
+        answer = Response(status_code=204)
+        answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return answer
+
+    async def packet(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is None:
+            return error(401, "sign in first")
+        packet_id = request.path_params["packet_id"]
+        if not packet_id or len(packet_id) > vocab.ID_MAX:
+            return error(400, "bad packet id")
+        try:
+            view = await packet_view(self.context(), packet_id)
+        except TRANSIENT_ERRORS:
+            return error(503, "store unavailable")
+        # Unknown and not-yours look the same: a session learns nothing about other lanes.
+        if view is None or not any(session.may_see(lane) for lane in view["lanes"]):
+            return error(404, "no such packet in your lanes")
+        return JSONResponse(view)
 
 
-class HasRuntime(Protocol):
-    @property
-    def rt(self) -> GateContext: ...
+def http_app(side: HttpSide, max_body_bytes: int) -> ASGIApp:
+    routes = [
+        Route("/healthz", side.healthz, methods=["GET"]),
+        Route("/readyz", side.readyz, methods=["GET"]),
+        Route("/metrics", side.metrics, methods=["GET"]),
+        Route("/asyncapi.json", side.asyncapi_json, methods=["GET"]),
+        Route("/session/challenge", side.challenge, methods=["POST"]),
+        Route("/session", side.sign_in, methods=["POST"]),
+        Route("/session", side.sign_out, methods=["DELETE"]),
+        Route("/packets/{packet_id}", side.packet, methods=["GET"]),
+    ]
+    return guarded(Starlette(routes=routes), max_body_bytes)
 
 
-def router(app: ASGIApp, service: HasRuntime, broker: KafkaBroker) -> ASGIApp:
-    """Serve our routes, hand everything else (lifespan, AsyncAPI) to the FastStream app."""
+def router(lifespan_app: ASGIApp, http: ASGIApp) -> ASGIApp:
+    """Lifespan to FastStream (starts and stops the consumers); HTTP to our routes only."""
 
     async def serve(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (
-            scope["path"] not in ROUTES and not scope["path"].startswith("/packets/")
-        ):
-            await app(scope, receive, send)
-            return
-        rt = service.rt
-        path = scope["path"]
-        if path == "/healthz":
-            await respond(send, 200, b'{"status":"alive"}')
-        elif path == "/readyz":
-            ready, checks = await readiness(rt, broker)
-            await respond(send, 200 if ready else 503, as_json({"ready": ready, **checks}))
-        elif path == "/metrics":
-            await respond(send, 200, render(rt.metrics.registry), "text/plain; version=0.0.4")
-        else:
-            await _packet(rt, unquote(path.removeprefix("/packets/")), send)
+        if scope["type"] == "lifespan":
+            await lifespan_app(scope, receive, send)
+        elif scope["type"] == "http":
+            await http(scope, receive, send)
+        else:  # websockets: nothing here speaks them
+            await send({"type": "websocket.close", "code": 1008})
 
     return serve
-
-
-async def _packet(rt: GateContext, packet_id: str, send: Send) -> None:
-    if not packet_id or "/" in packet_id or len(packet_id) > 128:
-        await respond(send, 400, as_json({"error": "bad packet id"}))
-        return
-    try:
-        view = await packet_view(rt, packet_id)
-    except TRANSIENT_ERRORS:
-        await respond(send, 503, as_json({"error": "store unavailable"}))
-        return
-    if view is None:
-        await respond(send, 404, as_json({"error": f"no packet {packet_id}"}))
-    else:
-        await respond(send, 200, as_json(view))

@@ -246,6 +246,12 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.sign_in_failures = Counter(
+            "release_gate_sign_in_failures_total",
+            "Console sign-ins refused, by HTTP status (401 bad proof, 403 no role, 429 throttled).",
+            ["status"],
+            registry=self.registry,
+        )
         self.parked_events = Gauge(
             "release_gate_parked_events",
             "Early events this instance holds for a revision not stored yet (or a manifest).",

@@ -16,6 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("service.adapters",),
     ("service.gate",),
     ("service.handlers",),
+    ("service.console",),
     ("service.entrypoints",),
     ("service.cli",),
     ("service.__main__",),

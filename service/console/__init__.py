@@ -1,0 +1,1 @@
+"""The release owners' console: sign-in by key possession, sessions, packet views and pages."""
