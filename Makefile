@@ -5,7 +5,8 @@ UV := UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv
 STACK := ops/stack/stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: venv stack-up stack-down stack-status lint typecheck schemas test test-unit run demo bench promtool-test clean
+.PHONY: venv stack-up stack-down stack-status lint typecheck schemas test test-unit \
+	test-integration test-e2e test-chaos test-security run demo bench promtool-test clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@test -x .venv/bin/python || python3.11 -m venv .venv
@@ -35,8 +36,21 @@ schemas: venv
 promtool-test:
 	ops/prometheus/check.sh
 
+# One tier at a time; all but the unit tier need the stack (started and stopped as for `test`).
 test-unit: venv
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+test-integration: venv
+	$(STACK) run -- $(PY) -m pytest tests/integration -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+
+test-e2e: venv
+	$(STACK) run -- $(PY) -m pytest tests/e2e -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+
+test-chaos: venv
+	$(STACK) run -- $(PY) -m pytest tests/chaos -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+
+test-security: venv
+	$(STACK) run -- $(PY) -m pytest tests/security -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 # Starts whatever part of the stack is not running, runs everything, stops what it started.
 test: venv lint promtool-test

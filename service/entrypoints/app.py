@@ -102,7 +102,8 @@ class Service:
         )
 
         async def consume(body: Any, msg: KafkaMessage) -> None:
-            records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+            raw = msg.raw_message
+            records = tuple(raw) if isinstance(raw, tuple | list) else (raw,)
             await process_batch(self.rt, topic, handler, records)
             await msg.ack()
 

@@ -5,7 +5,7 @@ service does): aiokafka consume (a group, manual commits, batches of up to 200) 
 compare-and-set insert per message (the unique `_id` decides, a duplicate key means
 "already done") -> aiokafka produce (idempotent, acks=all) -> commit once every produce of
 the batch is acknowledged. Partitions of a batch run side by side, each in order, as in
-service/handlers/consume.py. `--ack batch` awaits the produce acks once per partition batch
+service/entrypoints/consume.py. `--ack batch` awaits the produce acks once per partition batch
 instead of after each message.
 """
 
@@ -17,22 +17,19 @@ import contextlib
 import signal
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord, TopicPartition
 from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
+
+from tests.support import kafka
 
 IN, OUT = "bare-in", "bare-out"
 
 
 async def serve(args: argparse.Namespace) -> None:
-    consumer = AIOKafkaConsumer(
-        args.prefix + IN,
-        bootstrap_servers=args.bootstrap,
-        group_id=args.prefix + "bare",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
-    producer = AIOKafkaProducer(bootstrap_servers=args.bootstrap, enable_idempotence=True)
+    group = args.prefix + "bare"
+    consumer = kafka.make_group_consumer(args.bootstrap, args.prefix + IN, group=group)
+    producer = kafka.make_producer(args.bootstrap)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(args.mongodb_url, tz_aware=True)
     facts = client[args.database]["facts"]
     stop = asyncio.Event()

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
 
@@ -21,9 +20,10 @@ from service.settings import INPUT_TOPICS, OUTPUT_TOPICS
 from tests.bench import bare
 from tests.bench.drive import Driver, RunResult
 from tests.bench.procs import BenchService, stack_pid
-from tests.bench.topics import delete_topics, ensure_topics
+from tests.bench.topics import ensure_topics
 from tests.bench.workload import lifecycles
-from tests.support.events import governance_yaml
+from tests.support import kafka
+from tests.support.builders import governance_yaml
 
 
 @dataclass
@@ -65,7 +65,8 @@ class Context:
         """
         if self.keep:
             return []
-        await delete_topics(self.bootstrap, [t for p in self.prefixes for t in self.topics_of(p)])
+        mine = [t for p in self.prefixes for t in self.topics_of(p)]
+        await kafka.delete_topics(self.bootstrap, mine, best_effort=True)  # none left behind
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.mongodb_url)
         left: list[str] = []
         try:
@@ -82,13 +83,9 @@ class Context:
 async def clean_all(ctx: Context) -> list[str]:
     """Every bench_<run>_* database and bench-<run>-* topic, whichever run made it."""
     pattern = re.compile(r"bench[_-][0-9a-f]{6}[_-]")
-    admin = AIOKafkaAdminClient(bootstrap_servers=ctx.bootstrap)
-    await admin.start()
-    try:
+    async with kafka.admin(ctx.bootstrap) as admin:
         topics = [t for t in await admin.list_topics() if pattern.match(t)]
-    finally:
-        await admin.close()
-    await delete_topics(ctx.bootstrap, topics)
+    await kafka.delete_topics(ctx.bootstrap, topics, best_effort=True)
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(ctx.mongodb_url)
     try:
         listed = await asyncio.wait_for(client.list_database_names(), 30)

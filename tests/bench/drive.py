@@ -15,17 +15,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 
+from service.settings import OUTPUT_TOPICS
 from tests.bench.workload import INPUTS_PER_LIFECYCLE, Lifecycle, Msg
+from tests.support import kafka
 
-OUTPUT_TOPICS = (
-    "release-manifest",
-    "blocked-forward",
-    "forward-allowed",
-    "packet-lifecycle",
-    "dead-letter",
-)
 EVENT_ID = re.compile(rb'"id":"([^"]*)"')  # the first "id" of an encoded output CloudEvent
 
 
@@ -63,21 +58,36 @@ class RunResult:
         return [c / width for c in counts]
 
 
+@dataclass
+class _Pass:
+    """What one run tracks while it consumes: expected outputs, sends still unacknowledged."""
+
+    lcs: Sequence[Lifecycle]
+    result: RunResult
+    by_id: dict[str, Lifecycle] = field(init=False)
+    forward_outputs: set[str] = field(init=False)
+    approved_at: dict[str, float] = field(default_factory=dict)
+    # Keyed by topic too: a manifest and its lifecycle note share the id `<mid>:released`.
+    seen: set[tuple[str, bytes]] = field(default_factory=set)
+    acks: list[asyncio.Future[object]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.by_id = {lc.packet_id: lc for lc in self.lcs}
+        self.forward_outputs = {o for lc in self.lcs for o in lc.forward_outputs}
+
+    @property
+    def expected(self) -> int:
+        return 6 * len(self.lcs)
+
+
 class Driver:
     """One producer for inputs and one group-less consumer on every output topic."""
 
     def __init__(self, bootstrap: str, prefix: str, partitions: int) -> None:
         self.prefix = prefix
         self.partitions = partitions
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-            fetch_max_wait_ms=100,
-            metadata_max_age_ms=1000,
-        )
+        self.producer = kafka.make_producer(bootstrap)
+        self.consumer = kafka.make_output_consumer(bootstrap, fetch_max_wait_ms=100)
 
     async def start(self) -> None:
         """Call once the topics exist (topics.ensure_topics): partitions are assigned, not
@@ -89,10 +99,7 @@ class Driver:
             for t in OUTPUT_TOPICS
             for p in range(self.partitions)
         ]
-        self.consumer.assign(tps)
-        await self.consumer.seek_to_beginning(*tps)
-        for tp in tps:
-            await self.consumer.position(tp)
+        await kafka.assign_from_beginning(self.consumer, tps)
 
     async def stop(self) -> None:
         await self.consumer.stop()
@@ -118,103 +125,85 @@ class Driver:
         runs too slow to finish); `complete` says whether every expected output arrived.
         `stall` ends it when no new output came for that long (a wedged store, say).
         """
-        by_id = {lc.packet_id: lc for lc in lcs}
-        forward_outputs = {o for lc in lcs for o in lc.forward_outputs}
-        result = RunResult(lifecycles=len(lcs))
-        approved_at: dict[str, float] = {}
-        # Keyed by topic too: a manifest and its lifecycle note share the id `<mid>:released`.
-        seen: set[tuple[str, bytes]] = set()
-        expected = 6 * len(lcs)
-        acks: list[asyncio.Future[object]] = []
-
-        async def feed() -> None:
-            if rate is None:
-                for lc in lcs:
-                    acks.append(await self._send(lc.ready))
-                return
-            interval = INPUTS_PER_LIFECYCLE / rate  # one lifecycle is 4 input events
-            for i, lc in enumerate(lcs):
-                delay = result.started + i * interval - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                acks.append(await self._send(lc.ready))
-
+        run = _Pass(lcs, RunResult(lifecycles=len(lcs)))
+        result = run.result
         result.started = time.perf_counter()
-        feeder = asyncio.create_task(feed())
+        feeder = asyncio.create_task(self._feed(run, rate))
         limit = result.started + (window if window is not None else timeout)
-        progress = result.started
         try:
-            while len(seen) < expected and time.perf_counter() < limit:
-                batch = await self.consumer.getmany(timeout_ms=200)
-                now = time.perf_counter()
-                if batch:
-                    progress = now
-                elif stall is not None and now - progress > stall:
-                    result.stalled = True
-                    break
-                for tp, records in batch.items():
-                    topic = tp.topic[len(self.prefix) :]
-                    for rec in records:
-                        match = EVENT_ID.search(rec.value)
-                        if match is None or (topic, match.group(1)) in seen:
-                            result.duplicates += match is not None
-                            continue
-                        event_id = match.group(1)
-                        seen.add((topic, event_id))
-                        await self._on_output(
-                            topic,
-                            event_id.decode(),
-                            now,
-                            by_id,
-                            forward_outputs,
-                            approved_at,
-                            result,
-                            acks,
-                        )
+            await self._consume(run, limit, stall)
             result.ended = time.perf_counter()
-            result.complete = len(seen) >= expected
+            result.complete = len(run.seen) >= run.expected
         finally:
             feeder.cancel()
             await asyncio.gather(feeder, return_exceptions=True)
-        result.outputs_seen = len(seen)
-        await asyncio.gather(*acks, return_exceptions=True)
+        result.outputs_seen = len(run.seen)
+        await asyncio.gather(*run.acks, return_exceptions=True)
         return result
 
-    async def _on_output(
-        self,
-        topic: str,
-        event_id: str,
-        now: float,
-        by_id: dict[str, Lifecycle],
-        forward_outputs: set[str],
-        approved_at: dict[str, float],
-        result: RunResult,
-        acks: list[asyncio.Future[object]],
-    ) -> None:
+    async def _feed(self, run: _Pass, rate: float | None) -> None:
+        """Every packet-ready at once, or one lifecycle's worth every 4 / `rate` seconds."""
+        if rate is None:
+            for lc in run.lcs:
+                run.acks.append(await self._send(lc.ready))
+            return
+        interval = INPUTS_PER_LIFECYCLE / rate  # one lifecycle is 4 input events
+        for i, lc in enumerate(run.lcs):
+            delay = run.result.started + i * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            run.acks.append(await self._send(lc.ready))
+
+    async def _consume(self, run: _Pass, limit: float, stall: float | None) -> None:
+        """Until every expected output is seen, `limit` passes, or no output came for `stall`."""
+        result = run.result
+        progress = result.started
+        while len(run.seen) < run.expected and time.perf_counter() < limit:
+            batch = await self.consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            if batch:
+                progress = now
+            elif stall is not None and now - progress > stall:
+                result.stalled = True
+                break
+            for tp, records in batch.items():
+                topic = tp.topic[len(self.prefix) :]
+                for rec in records:
+                    match = EVENT_ID.search(rec.value)
+                    if match is None or (topic, match.group(1)) in run.seen:
+                        result.duplicates += match is not None
+                        continue
+                    event_id = match.group(1)
+                    run.seen.add((topic, event_id))
+                    await self._on_output(topic, event_id.decode(), now, run)
+
+    async def _on_output(self, topic: str, event_id: str, now: float, run: _Pass) -> None:
+        result = run.result
         if topic == "packet-lifecycle":
             pid, _, state = event_id.rpartition("@r1:")
-            lc = by_id.get(pid)
+            state = state.removeprefix("lifecycle:")  # "<manifest_id>:lifecycle:<state>"
+            lc = run.by_id.get(pid)
             if lc is None:
                 return
             if state == "pending":
                 result.inputs_done.append(now)  # packet-ready took effect
-                approved_at[pid] = time.perf_counter()
-                acks.append(await self._send(lc.approve))
+                run.approved_at[pid] = time.perf_counter()
+                run.acks.append(await self._send(lc.approve))
             elif state not in ("approved", "released"):
                 what = f"lifecycle:{state.split(':')[0]}"
                 result.unexpected[what] = result.unexpected.get(what, 0) + 1
         elif topic == "release-manifest":
             pid = event_id.rpartition("@r1:")[0]
-            lc = by_id.get(pid)
+            lc = run.by_id.get(pid)
             if lc is None:
                 return
             result.inputs_done.append(now)  # the approval took effect
-            if pid in approved_at:
-                result.latencies.append(now - approved_at.pop(pid))
+            if pid in run.approved_at:
+                result.latencies.append(now - run.approved_at.pop(pid))
             for fwd in lc.forwards:
-                acks.append(await self._send(fwd))
+                run.acks.append(await self._send(fwd))
         elif topic == "forward-allowed":
-            if event_id in forward_outputs:
+            if event_id in run.forward_outputs:
                 result.inputs_done.append(now)
         else:
             result.unexpected[topic] = result.unexpected.get(topic, 0) + 1

@@ -81,59 +81,64 @@ def _num(value: float | None, unit: str = "", digits: int = 1) -> str:
     return f"{value:,.{digits}f}{unit}"
 
 
-def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+Row = tuple[str, str, str, str]
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
     """(figure, value, goal, verdict) for the table, from the results dictionary."""
     sat = results.get("saturation", {})
-    half = results.get("half_rate", {})
-    bare = results.get("bare", {})
     grow = results.get("growth", {})
-    out: list[tuple[str, str, str, str]] = []
+    return [
+        *saturation_rows(sat),
+        *half_rate_rows(results.get("half_rate", {})),
+        *bare_rows(results.get("bare", {}), sat.get("events_per_second")),
+        *growth_rows(grow.get("small", {}), grow.get("big", {})),
+        memory_row(sat),
+    ]
+
+
+def saturation_rows(sat: dict[str, Any]) -> list[Row]:
     eps = sat.get("events_per_second")
     facts_end = sat.get("facts_stored_at_end")
     quarters = ", ".join(f"{q:g}" for q in sat.get("events_per_second_by_quarter", []))
-    out.append(
+    cpu_ms = sat.get("service_cpu_ms_per_input_event")
+    ceiling = sat.get("cpu_bound_ceiling_events_per_second_one_core")
+    dups, seen = sat.get("duplicate_outputs"), sat.get("outputs_seen")
+    cpu = sat.get("cpu_percent_of_one_core", {})
+    return [
         (
             f"service, saturated: lifecycle events/s ({sat.get('lifecycles')} lifecycles)",
             _num(eps),
             ">= 1,000",
             _verdict(None if eps is None else eps >= 1000),
-        )
-    )
-    out.append((f"  same run, by quarter (the store grows to {facts_end} facts)", quarters, "", ""))
-    out.append(
+        ),
+        (f"  same run, by quarter (the store grows to {facts_end} facts)", quarters, "", ""),
         (
             "  approval -> manifest p50 / p99 at saturation (ms, incl. queueing)",
             f"{_num(sat.get('approval_to_manifest_p50_ms'))} / "
             f"{_num(sat.get('approval_to_manifest_p99_ms'))}",
             "",
             "",
-        )
-    )
-    cpu_ms = sat.get("service_cpu_ms_per_input_event")
-    ceiling = sat.get("cpu_bound_ceiling_events_per_second_one_core")
-    out.append(
+        ),
         (
             "  service CPU per input event (ms) -> events/s one core could carry",
             f"{_num(cpu_ms, digits=2)} -> {_num(ceiling)}",
             "",
             "",
-        )
-    )
-    dups, seen = sat.get("duplicate_outputs"), sat.get("outputs_seen")
-    out.append(
-        ("  outputs published again (same id) / distinct outputs", f"{dups} / {seen}", "", "")
-    )
-    cpu = sat.get("cpu_percent_of_one_core", {})
-    out.append(
+        ),
+        ("  outputs published again (same id) / distinct outputs", f"{dups} / {seen}", "", ""),
         (
             "  CPU while saturated, % of one core: service / store / kafka / bench",
             " / ".join(_num(cpu.get(k), digits=0) for k in ("service", "store", "kafka", "bench")),
             "",
             "",
-        )
-    )
+        ),
+    ]
+
+
+def half_rate_rows(half: dict[str, Any]) -> list[Row]:
     p99 = half.get("approval_to_manifest_p99_ms")
-    out.append(
+    return [
         (
             f"half rate ({_num(half.get('target_events_per_second'))} ev/s): approval -> "
             "manifest p50 / p99 (ms)",
@@ -141,36 +146,44 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "p99 < 50",
             _verdict(None if p99 is None else p99 < 50),
         )
-    )
+    ]
+
+
+def bare_rows(bare: dict[str, Any], eps: float | None) -> list[Row]:
+    """The ceiling, and the saturated service's rate (`eps`) as a share of it."""
     per_msg = bare.get("message", {}).get("events_per_second")
     per_batch = bare.get("batch", {}).get("events_per_second")
-    out.append(("bare pipeline events/s (ack awaited per message)", _num(per_msg), "", ""))
-    out.append(("bare pipeline events/s (acks awaited per batch)", _num(per_batch), "", ""))
     ratio = None if not (eps and per_msg) else eps / per_msg
-    out.append(
+    out: list[Row] = [
+        ("bare pipeline events/s (ack awaited per message)", _num(per_msg), "", ""),
+        ("bare pipeline events/s (acks awaited per batch)", _num(per_batch), "", ""),
         (
             "ratio service / bare (per-message acks)",
             _num(ratio, digits=3),
             ">= 0.7",
             _verdict(None if ratio is None else ratio >= 0.7),
-        )
-    )
+        ),
+    ]
     if eps and per_batch:
         out.append(
             ("  ratio service / bare (per-batch acks)", _num(eps / per_batch, digits=3), "", "")
         )
-    small, big = grow.get("small", {}), grow.get("big", {})
+    return out
+
+
+def growth_rows(small: dict[str, Any], big: dict[str, Any]) -> list[Row]:
+    """Throughput with few and with many facts stored, their ratio, and one query's cost."""
     s_eps, b_eps = small.get("events_per_second"), big.get("events_per_second")
-    for size in (small, big):
-        out.append(
-            (
-                f"service events/s with {_count(size.get('facts_loaded'))} facts stored"
-                f" ({size.get('window_seconds', '?')} s window)",
-                _num(size.get("events_per_second"), digits=2),
-                "",
-                "no input completed in the window" if size.get("input_events_done") == 0 else "",
-            )
+    out: list[Row] = [
+        (
+            f"service events/s with {_count(size.get('facts_loaded'))} facts stored"
+            f" ({size.get('window_seconds', '?')} s window)",
+            _num(size.get("events_per_second"), digits=2),
+            "",
+            "no input completed in the window" if size.get("input_events_done") == 0 else "",
         )
+        for size in (small, big)
+    ]
     big_n = big.get("facts_loaded")
     growth_ratio = None if not s_eps or b_eps is None else b_eps / s_eps
     label = "1 M" if big_n is not None and big_n >= 1_000_000 else f"{big_n:,}" if big_n else "?"
@@ -205,18 +218,19 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "",
         )
     )
+    return out
+
+
+def memory_row(sat: dict[str, Any]) -> Row:
     rss = sat.get("peak_rss_bytes", {}).get("service")
     hwm = sat.get("service_vm_hwm_bytes")
     peak = max(x for x in (rss, hwm, 0) if x is not None)
-    out.append(
-        (
-            "service peak RSS: psutil samples / VmHWM (MB)",
-            f"{_num(rss and rss / MB)} / {_num(hwm and hwm / MB)}",
-            "< 250",
-            _verdict(None if not peak else peak < 250 * MB),
-        )
+    return (
+        "service peak RSS: psutil samples / VmHWM (MB)",
+        f"{_num(rss and rss / MB)} / {_num(hwm and hwm / MB)}",
+        "< 250",
+        _verdict(None if not peak else peak < 250 * MB),
     )
-    return out
 
 
 def table(results: dict[str, Any]) -> str:

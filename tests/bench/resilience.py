@@ -15,6 +15,8 @@ from typing import Any
 from aiokafka.errors import KafkaError
 from pymongo.errors import PyMongoError
 
+from tests.support import kafka
+
 TRANSIENT: tuple[type[BaseException], ...] = (
     PyMongoError,
     KafkaError,
@@ -30,17 +32,15 @@ def say(text: str) -> None:
 
 async def check_stack(ctx: Any, within: float = 90) -> None:
     """Both servers answer; others restart them briefly now and then, so wait a little."""
-    from aiokafka import AIOKafkaClient
     from pymongo import AsyncMongoClient
 
     deadline = time.monotonic() + within
     while True:
-        kafka = AIOKafkaClient(bootstrap_servers=ctx.bootstrap, request_timeout_ms=3000)
         store: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             ctx.mongodb_url, serverSelectionTimeoutMS=3000
         )
         try:
-            await asyncio.wait_for(kafka.bootstrap(), 5)
+            await kafka.check_reachable(ctx.bootstrap, request_timeout_ms=3000, within=5)
             await store.admin.command("ping")
             return
         except Exception as exc:
@@ -51,7 +51,6 @@ async def check_stack(ctx: Any, within: float = 90) -> None:
             say("waiting for the stack (Kafka and the store) to answer")
             await asyncio.sleep(3)
         finally:
-            await kafka.close()
             await store.close()
 
 

@@ -84,7 +84,24 @@ async def measure(
     results["plan"] = plan.__dict__
     results["machine"] = await report.machine(ctx.mongodb_url)
     started = time.perf_counter()
+    await saturation_and_half_rate(ctx, plan, results)
+    await bare_ceiling(ctx, plan, 1 if args.quick else 2, results)
+    if args.no_profile:
+        results["profile"] = {}
+    else:
+        say(f"4/6 profile: {plan.profile_lifecycles} lifecycles under py-spy and part timers")
+        results["profile"] = await phase(
+            ctx, "profile", lambda: phases.profiled(ctx, plan.profile_lifecycles, ROOT / ".local")
+        )
+    # Growth last: a killed service leaves store scans of the big database running for
+    # minutes, which would slow whatever came next (and delay dropping it).
+    await growth_with_facts_stored(ctx, plan, results)
+    results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
+
+async def saturation_and_half_rate(ctx: Context, plan: Plan, results: dict[str, Any]) -> None:
+    """Phases 1 and 2: the saturated rate, then the latency at half of it."""
     say(f"1/6 saturation: {plan.lifecycles} lifecycles through a fresh instance")
     sat = await phase(ctx, "saturation", lambda: phases.saturation(ctx, plan.lifecycles))
     results["saturation"] = sat
@@ -96,7 +113,9 @@ async def measure(
     results["half_rate"] = half
     say(f"    p99 {half.get('approval_to_manifest_p99_ms')} ms")
 
-    rounds = 1 if args.quick else 2
+
+async def bare_ceiling(ctx: Context, plan: Plan, rounds: int, results: dict[str, Any]) -> None:
+    """Phase 3: the ceiling, acks awaited per message and per batch, best of `rounds`."""
     say(f"3/6 bare pipeline: {plan.bare_messages} messages, acks per message / per batch x{rounds}")
     tries: dict[str, list[dict[str, Any]]] = {"message": [], "batch": []}
     for _ in range(rounds):  # interleaved, best of the rounds: a ceiling, on a shared machine
@@ -113,15 +132,9 @@ async def measure(
     }
     say(f"    {results['bare']['message'].get('events_per_second')} events/s")
 
-    if args.no_profile:
-        results["profile"] = {}
-    else:
-        say(f"4/6 profile: {plan.profile_lifecycles} lifecycles under py-spy and part timers")
-        results["profile"] = await phase(
-            ctx, "profile", lambda: phases.profiled(ctx, plan.profile_lifecycles, ROOT / ".local")
-        )
-    # Growth last: a killed service leaves store scans of the big database running for
-    # minutes, which would slow whatever came next (and delay dropping it).
+
+async def growth_with_facts_stored(ctx: Context, plan: Plan, results: dict[str, Any]) -> None:
+    """Phases 5 and 6: the throughput with the small, then the big number of facts stored."""
     cloner = FactCloner()
     results["fact_documents"] = {
         "facts_per_packet": cloner.facts_per_packet,
@@ -147,9 +160,6 @@ async def measure(
             f"    {grown.get('facts_loaded')} facts in {grown.get('load_seconds')} s;"
             f" {grown.get('events_per_second')} events/s"
         )
-
-    results["bench_seconds"] = round(time.perf_counter() - started, 1)
-    results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
 
 def write(out: str, ctx: Context, results: dict[str, Any]) -> None:

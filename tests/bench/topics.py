@@ -12,30 +12,26 @@ import contextlib
 import time
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import TopicPartition
+from aiokafka.admin import NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from tests.support import kafka
 
 
 async def ensure_topics(
     bootstrap: str, names: Iterable[str], partitions: int, within: float = 60.0
 ) -> None:
     names = list(names)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+    async with kafka.admin(bootstrap) as admin:
         existing = set(await admin.list_topics())
         new = [NewTopic(n, partitions, 1) for n in names if n not in existing]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-    finally:
-        await admin.close()
     tps = [TopicPartition(n, p) for n in names for p in range(partitions)]
     deadline = time.monotonic() + within
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await probe.start()
-    try:
+    async with kafka.consumer(bootstrap) as probe:
         while True:
             try:
                 await probe.end_offsets(tps)
@@ -45,21 +41,3 @@ async def ensure_topics(
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"topics not ready in {within}s: {exc!r}") from exc
                 await asyncio.sleep(0.3)
-    finally:
-        await probe.stop()
-
-
-async def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
-    """Best effort: a bench leaves no topics behind."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        await admin.start()
-        existing = set(await admin.list_topics())
-        doomed = [n for n in names if n in existing]
-        if doomed:
-            await admin.delete_topics(doomed)
-    except KafkaError:
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            await admin.close()

@@ -19,10 +19,9 @@ from service.domain.decide import decide
 from service.domain.facts import Fact
 from service.domain.governance import parse_governance
 from service.domain.revision import fold_packet
-from tests.support.bus import envelope
-from tests.support.events import approval, forward, governance_yaml, packet
+from tests.support.builders import approval, envelope, forward, governance_yaml, packet
 
-# Inside the approved audience (tests.support.events.AUDIENCE): both forwards are allowed.
+# Inside the approved audience (tests.support.builders.AUDIENCE): both forwards are allowed.
 FORWARD_TO = (["exec:cro"], ["exec:general-counsel"])
 INPUTS_PER_LIFECYCLE = 4  # packet-ready, approval-decision, 2 x forward-request
 

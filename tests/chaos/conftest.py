@@ -16,7 +16,7 @@ import pytest
 
 from tests.chaos import stack
 from tests.chaos.harness import FAST_PENDING, ChaosRun
-from tests.support.events import governance_yaml
+from tests.support.builders import governance_yaml
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGODB_URL = os.environ.get("MONGODB_URL", "mongodb://127.0.0.1:27017")

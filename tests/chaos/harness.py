@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS
 from tests.chaos.checker import Report, check
 from tests.chaos.streams import Producer, Reader, consumed_everything, ensure_topics
 from tests.chaos.workload import Plan, Workload
-from tests.support.events import FAST_LANE, LANE
+from tests.support import kafka
+from tests.support.builders import FAST_LANE, LANE
 from tests.support.service import ServiceProcess
 
 FAST_PENDING = timedelta(seconds=4)  # governance_yaml()'s default for the fast lane
@@ -216,13 +216,8 @@ class ChaosRun:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     async def _delete_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            topics = [self.prefix + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
-            await admin.delete_topics(topics)
-        finally:
-            await admin.close()
+        topics = [self.prefix + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
+        await kafka.delete_topics(self.bootstrap, topics)
 
     async def _drop_database(self) -> None:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(self.mongodb_url)

@@ -6,16 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from service.entrypoints.app import create_topics
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
 from tests.chaos.checker import Input, Output
 from tests.chaos.workload import Step
+from tests.support import kafka
 
 OUTAGE_ERRORS = (KafkaError, OSError, asyncio.TimeoutError)
 
@@ -31,9 +31,7 @@ class Producer:
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
-        self.producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, enable_idempotence=True, request_timeout_ms=10_000
-        )
+        self.producer = kafka.make_producer(bootstrap, request_timeout_ms=10_000)
         self.sent: list[Input] = []
         self.round = -1
         self._progress = asyncio.Condition()
@@ -100,14 +98,7 @@ class Reader:
 
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.prefix = prefix
-        self.consumer = AIOKafkaConsumer(
-            *(prefix + t for t in OUTPUT_TOPICS),
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-            metadata_max_age_ms=1000,
-        )
+        self.consumer = kafka.make_output_consumer(bootstrap, *(prefix + t for t in OUTPUT_TOPICS))
         self.outputs: list[Output] = []
         self.created: set[tuple[str, int]] = set()  # revisions with a lifecycle from "none"
         self.parts: list[TopicPartition] = []
@@ -190,26 +181,13 @@ class Reader:
 
 async def consumed_everything(bootstrap: str, prefix: str, group: str) -> bool:
     """True when `group` has committed the end offset of every input partition."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await probe.start()
-    try:
+    async with kafka.admin(bootstrap) as admin, kafka.consumer(bootstrap) as probe:
         committed = await admin.list_consumer_group_offsets(group)
         await probe.topics()
-        tps = list(_partitions(probe, (prefix + t for t in INPUT_TOPICS)))
+        tps = kafka.partitions_of(probe, (prefix + t for t in INPUT_TOPICS))
         ends = await probe.end_offsets(tps)
         return all(
             (meta := committed.get(tp)) is not None and meta.offset >= end
             for tp, end in ends.items()
             if end > 0
         )
-    finally:
-        await probe.stop()
-        await admin.close()
-
-
-def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> Iterable[TopicPartition]:
-    for topic in topics:
-        for p in sorted(consumer.partitions_for_topic(topic) or ()):
-            yield TopicPartition(topic, p)

@@ -13,8 +13,15 @@ from service.domain import events
 from service.domain.canonical import manifest_hash
 from service.domain.times import format_time
 from tests.chaos.checker import Input, Output, Report, check, new_outputs
-from tests.support.bus import envelope
-from tests.support.events import AUDIENCE, LANE, approval, evidence_changed, forward, packet
+from tests.support.builders import (
+    AUDIENCE,
+    LANE,
+    approval,
+    envelope,
+    evidence_changed,
+    forward,
+    packet,
+)
 
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 MAX_PENDING = {LANE: timedelta(days=14)}

@@ -12,14 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 from tests.chaos.checker import Input
-from tests.support.bus import envelope
-from tests.support.events import (
+from tests.support.builders import (
     FAST_LANE,
     LANE,
     SECOND_OWNER,
     SECOND_SEED,
     STRANGER_SEED,
     approval,
+    envelope,
     evidence_changed,
     forward,
     now,

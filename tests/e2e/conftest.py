@@ -12,9 +12,10 @@ import pytest
 
 from service.settings import INPUT_TOPICS
 from tests.e2e.steps import marker
+from tests.support import kafka
+from tests.support.builders import governance_yaml
 from tests.support.bus import Bus
-from tests.support.events import governance_yaml
-from tests.support.service import ServiceProcess, drop_topics
+from tests.support.service import ServiceProcess
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 
@@ -51,7 +52,7 @@ async def service(
     await svc.start()
     yield svc
     await svc.stop()
-    await drop_topics(BOOTSTRAP, prefix)
+    await kafka.delete_topics(BOOTSTRAP, prefix=prefix)
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.contract.payloads import PAYLOAD_MODELS
+from tests.support.builders import approval, evidence_changed, feedback, forward, new_id, packet
 from tests.support.bus import Bus, Event
-from tests.support.events import approval, evidence_changed, feedback, forward, new_id, packet
 from tests.support.service import ServiceProcess
 
 WITHIN = 30.0

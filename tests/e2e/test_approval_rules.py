@@ -17,8 +17,7 @@ from tests.e2e.steps import (
     states,
     transitions,
 )
-from tests.support.bus import Bus
-from tests.support.events import (
+from tests.support.builders import (
     AUDIENCE,
     FAST_LANE,
     OWNER,
@@ -31,6 +30,7 @@ from tests.support.events import (
     packet,
     rehash,
 )
+from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 

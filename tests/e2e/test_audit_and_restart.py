@@ -18,8 +18,8 @@ from tests.e2e.steps import (
     released,
     transitions,
 )
+from tests.support.builders import approval, forward, new_id, now, packet
 from tests.support.bus import Bus
-from tests.support.events import approval, forward, new_id, now, packet
 from tests.support.service import ServiceProcess
 
 HASH = re.compile(r"^sha256:[0-9a-f]{64}$")

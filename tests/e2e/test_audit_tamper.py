@@ -12,8 +12,8 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from tests.e2e.steps import packet_view, ready, released
+from tests.support.builders import new_id, packet
 from tests.support.bus import Bus
-from tests.support.events import new_id, packet
 from tests.support.service import ROOT, ServiceProcess, free_port
 
 

@@ -19,8 +19,8 @@ from tests.e2e.steps import (
     ready,
     ready_and_released,
 )
-from tests.support.bus import Bus, envelope
-from tests.support.events import approval, feedback, new_id, packet
+from tests.support.builders import approval, envelope, feedback, new_id, packet
+from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 MAX_BYTES = 64 * 1024

@@ -15,8 +15,7 @@ from tests.e2e.steps import (
     states,
     transitions,
 )
-from tests.support.bus import Bus
-from tests.support.events import (
+from tests.support.builders import (
     approval,
     evidence_changed,
     forward,
@@ -26,6 +25,7 @@ from tests.support.events import (
     now,
     packet,
 )
+from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 # A lane of its own for the audience-scope change, which touches every live revision of it.

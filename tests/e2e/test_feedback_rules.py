@@ -15,8 +15,8 @@ from tests.e2e.steps import (
     sample,
     scrape,
 )
+from tests.support.builders import feedback, new_id, packet
 from tests.support.bus import Bus
-from tests.support.events import feedback, new_id, packet
 from tests.support.service import ServiceProcess
 
 CORRECTIONS = "release_gate_review_corrections_total"

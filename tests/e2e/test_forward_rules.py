@@ -9,8 +9,8 @@ from tests.e2e.steps import (
     ready,
     ready_and_released,
 )
+from tests.support.builders import AUDIENCE, forward, new_id, packet
 from tests.support.bus import Bus
-from tests.support.events import AUDIENCE, forward, new_id, packet
 from tests.support.service import ServiceProcess
 
 

@@ -19,8 +19,7 @@ from tests.e2e.steps import (
     scrape,
     settled,
 )
-from tests.support.bus import Bus
-from tests.support.events import (
+from tests.support.builders import (
     FAST_LANE,
     LANE,
     OWNER,
@@ -34,6 +33,7 @@ from tests.support.events import (
     now,
     packet,
 )
+from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 RELOADS = "release_gate_governance_reloads_total"

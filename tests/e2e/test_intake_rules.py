@@ -11,8 +11,8 @@ from tests.e2e.steps import (
     ready,
     transitions,
 )
+from tests.support.builders import FAST_LANE, LANE, new_id, packet, rehash
 from tests.support.bus import Bus
-from tests.support.events import FAST_LANE, LANE, new_id, packet, rehash
 from tests.support.service import ServiceProcess
 
 

@@ -6,8 +6,8 @@ than the message itself, so a bad message of 800 KB makes a dead-letter record o
 """
 
 from tests.e2e.steps import dead_letter, raw_bytes
+from tests.support.builders import new_id, packet
 from tests.support.bus import Bus
-from tests.support.events import new_id, packet
 
 SIZE = 800_000  # under the service's 1 MiB limit, so not too-large: plain invalid JSON
 

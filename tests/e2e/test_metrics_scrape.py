@@ -21,8 +21,7 @@ from tests.e2e.steps import (
     settled,
     until_fact,
 )
-from tests.support.bus import Bus
-from tests.support.events import (
+from tests.support.builders import (
     FAST_LANE,
     LANE,
     STRANGER_SEED,
@@ -33,6 +32,7 @@ from tests.support.events import (
     now,
     packet,
 )
+from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 
@@ -49,9 +49,9 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     )
 
 
-async def test_the_scrape_counts_exactly_what_the_scenario_did(
-    bus: Bus, service: ServiceProcess
-) -> None:
+async def play_the_scenario(bus: Bus, service: ServiceProcess) -> None:
+    """Five releases, three blocked forwards, two refused approvals, one correction and one
+    dead letter, each awaited (and its reason checked) before the next."""
     # Five releases.
     releases = [packet(new_id("RP"), 1) for _ in range(5)]
     for pkt in releases:
@@ -84,47 +84,50 @@ async def test_the_scrape_counts_exactly_what_the_scenario_did(
     await bus.send_raw("packet-ready", b"{not json", key=dead_key)
     await dead_letter(bus, dead_key, "invalid-json")
 
-    expected = {
-        sample("release_gate_releases_total", lane=LANE): 5.0,
-        sample("release_gate_releases_total", lane=FAST_LANE): 0.0,
-        sample("release_gate_blocked_total", stage="forward", reason="outside-audience"): 1.0,
-        sample("release_gate_blocked_total", stage="forward", reason="not-released"): 1.0,
-        sample("release_gate_blocked_total", stage="forward", reason="unknown-packet"): 1.0,
-        sample("release_gate_blocked_total", stage="forward", reason="superseded"): 0.0,
-        sample("release_gate_blocked_total", stage="approval", reason="bad-signature"): 1.0,
-        sample("release_gate_blocked_total", stage="approval", reason="bad-window"): 1.0,
-        sample("release_gate_blocked_total", stage="approval", reason="not-pending"): 0.0,
-        sample("release_gate_review_corrections_total", correction="stale-state"): 1.0,
-        sample("release_gate_review_corrections_total", correction="other"): 0.0,
-        sample(
-            "release_gate_dead_letters_total",
-            source_topic="packet-ready",
-            error_kind="invalid-json",
-        ): 1.0,
-        sample("release_gate_ready_to_release_seconds_count"): 5.0,
-        sample(
-            "release_gate_transitions_total",
-            from_state="none",
-            to_state="pending",
-            reason="packet-ready",
-        ): 6.0,
-        sample(
-            "release_gate_transitions_total",
-            from_state="pending",
-            to_state="approved",
-            reason="approved",
-        ): 5.0,
-        sample(
-            "release_gate_transitions_total",
-            from_state="approved",
-            to_state="released",
-            reason="released",
-        ): 5.0,
-        sample("release_gate_forwards_allowed_total", lane=LANE): 0.0,
-    }
-    samples = await settled(service, expected)
 
-    # Nothing else was counted: the totals over every label equal the scenario's.
+# What play_the_scenario() must have counted, sample by sample (zeros included).
+EXPECTED = {
+    sample("release_gate_releases_total", lane=LANE): 5.0,
+    sample("release_gate_releases_total", lane=FAST_LANE): 0.0,
+    sample("release_gate_blocked_total", stage="forward", reason="outside-audience"): 1.0,
+    sample("release_gate_blocked_total", stage="forward", reason="not-released"): 1.0,
+    sample("release_gate_blocked_total", stage="forward", reason="unknown-packet"): 1.0,
+    sample("release_gate_blocked_total", stage="forward", reason="superseded"): 0.0,
+    sample("release_gate_blocked_total", stage="approval", reason="bad-signature"): 1.0,
+    sample("release_gate_blocked_total", stage="approval", reason="bad-window"): 1.0,
+    sample("release_gate_blocked_total", stage="approval", reason="not-pending"): 0.0,
+    sample("release_gate_review_corrections_total", correction="stale-state"): 1.0,
+    sample("release_gate_review_corrections_total", correction="other"): 0.0,
+    sample(
+        "release_gate_dead_letters_total",
+        source_topic="packet-ready",
+        error_kind="invalid-json",
+    ): 1.0,
+    sample("release_gate_ready_to_release_seconds_count"): 5.0,
+    sample(
+        "release_gate_transitions_total",
+        from_state="none",
+        to_state="pending",
+        reason="packet-ready",
+    ): 6.0,
+    sample(
+        "release_gate_transitions_total",
+        from_state="pending",
+        to_state="approved",
+        reason="approved",
+    ): 5.0,
+    sample(
+        "release_gate_transitions_total",
+        from_state="approved",
+        to_state="released",
+        reason="released",
+    ): 5.0,
+    sample("release_gate_forwards_allowed_total", lane=LANE): 0.0,
+}
+
+
+def assert_nothing_else_was_counted(samples: Samples) -> None:
+    """The totals over every label equal the scenario's."""
     assert total(samples, "release_gate_releases_total") == 5.0
     assert total(samples, "release_gate_blocked_total") == 5.0
     assert total(samples, "release_gate_blocked_total", stage="forward") == 3.0
@@ -136,6 +139,14 @@ async def test_the_scrape_counts_exactly_what_the_scenario_did(
     assert samples[histogram] == 5.0
     assert samples[sample("release_gate_ready_to_release_seconds_sum")] >= 0.0
     assert samples[sample("release_gate_outbox_pending")] >= 0.0
+
+
+async def test_the_scrape_counts_exactly_what_the_scenario_did(
+    bus: Bus, service: ServiceProcess
+) -> None:
+    await play_the_scenario(bus, service)
+    samples = await settled(service, EXPECTED)
+    assert_nothing_else_was_counted(samples)
 
 
 async def test_the_scrape_is_prometheus_text_with_every_kpi_family(service: ServiceProcess) -> None:

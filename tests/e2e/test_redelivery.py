@@ -6,8 +6,8 @@ Counts here are raw: a re-emission with the same id would count, too.
 """
 
 from tests.e2e.steps import copies, marker, packet_view, ready, ready_and_released
+from tests.support.builders import approval, evidence_changed, forward, new_id, packet
 from tests.support.bus import Bus
-from tests.support.events import approval, evidence_changed, forward, new_id, packet
 from tests.support.service import ServiceProcess
 
 

@@ -2,8 +2,8 @@
 
 import asyncio
 
+from tests.support.builders import approval, forward, new_id, packet
 from tests.support.bus import Bus
-from tests.support.events import approval, forward, new_id, packet
 from tests.support.service import ServiceProcess
 
 

@@ -11,8 +11,8 @@ from tests.e2e.steps import (
     states,
     transitions,
 )
+from tests.support.builders import FAST_LANE, approval, forward, new_id, now, packet
 from tests.support.bus import Bus
-from tests.support.events import FAST_LANE, approval, forward, new_id, now, packet
 from tests.support.service import ServiceProcess
 
 # The scheduler ticks every 0.2 s in the e2e service; allow for a loaded two-core machine.

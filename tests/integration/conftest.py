@@ -7,7 +7,6 @@ its own topic and database names, so runs and developers sharing one stack do no
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -15,12 +14,13 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import pytest
-from aiokafka import AIOKafkaClient
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+
+from tests.support import kafka
 
 STACK_HINT = "start it with `ops/stack/stack.sh up`, or run `ops/stack/stack.sh run -- <cmd>`"
 REACH_TIMEOUT_S = 10
@@ -47,14 +47,11 @@ def run_id() -> str:
 async def kafka_bootstrap() -> str:
     """The bootstrap address, once a metadata request has succeeded."""
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    client = AIOKafkaClient(bootstrap_servers=servers, request_timeout_ms=5000)
     error = None
     try:
-        await asyncio.wait_for(client.bootstrap(), REACH_TIMEOUT_S)
+        await kafka.check_reachable(servers, request_timeout_ms=5000, within=REACH_TIMEOUT_S)
     except Exception as exc:
         error = exc
-    finally:
-        await client.close()
     if error is not None:  # outside `except`: one clear line, no chained traceback
         pytest.fail(f"Kafka at {servers} does not answer ({error!r}); {STACK_HINT}", pytrace=False)
     return servers
@@ -62,10 +59,8 @@ async def kafka_bootstrap() -> str:
 
 @pytest.fixture(scope="session")
 async def kafka_admin(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    yield admin
-    await admin.close()
+    async with kafka.admin(kafka_bootstrap) as admin:
+        yield admin
 
 
 @pytest.fixture

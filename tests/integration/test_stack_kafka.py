@@ -7,8 +7,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata, RecordMetadata
+
+from tests.support import kafka
 
 TopicFactory: TypeAlias = Callable[[int], Awaitable[str]]  # the `new_topic` fixture
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
@@ -19,27 +21,13 @@ async def produce(
     bootstrap: str, topic: str, per_partition: dict[int, int], label: str = "a"
 ) -> list[RecordMetadata]:
     """Sends `<label>-p<partition>-<i>` with an idempotent producer; awaits all acks at once."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await producer.start()
-    try:
+    async with kafka.producer(bootstrap) as producer:
         futures = [
             await producer.send(topic, value=f"{label}-p{p}-{i}".encode(), key=b"k", partition=p)
             for p, count in per_partition.items()
             for i in range(count)
         ]
         return list(await asyncio.gather(*futures))
-    finally:
-        await producer.stop()
-
-
-def group_consumer(bootstrap: str, topic: str, group: str) -> AIOKafkaConsumer:
-    return AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-    )
 
 
 async def consume_until(
@@ -91,21 +79,15 @@ async def test_a_new_group_member_resumes_right_after_the_committed_offsets(
     partitions = [TopicPartition(topic, p) for p in range(3)]
     await produce(kafka_bootstrap, topic, {0: 4, 1: 4, 2: 4})
 
-    first = group_consumer(kafka_bootstrap, topic, group)
-    await first.start()
-    try:
+    async with kafka.group_consumer(kafka_bootstrap, topic, group=group) as first:
         seen = await consume_until(first, through(3, partitions=3))
         assert offsets_by_partition(seen) == {p: [0, 1, 2, 3] for p in range(3)}
         # Commit only the first two records of each partition: 2 and 3 were read, not done.
         await first.commit({tp: OffsetAndMetadata(2, "") for tp in partitions})
         assert [await first.committed(tp) for tp in partitions] == [2, 2, 2]
-    finally:
-        await first.stop()
 
     await produce(kafka_bootstrap, topic, {0: 2, 1: 2, 2: 2}, label="b")
-    second = group_consumer(kafka_bootstrap, topic, group)
-    await second.start()
-    try:
+    async with kafka.group_consumer(kafka_bootstrap, topic, group=group) as second:
         # Records of one partition arrive in order, so a re-read of offset 0 or 1 would come
         # before the awaited offset 5 and show up in the comparison below.
         resumed = await consume_until(second, through(5, partitions=3))
@@ -116,8 +98,6 @@ async def test_a_new_group_member_resumes_right_after_the_committed_offsets(
             b"b-p0-0",
             b"b-p0-1",
         ]
-    finally:
-        await second.stop()
 
 
 async def test_two_members_of_one_group_split_the_partitions_between_them(
@@ -125,7 +105,7 @@ async def test_two_members_of_one_group_split_the_partitions_between_them(
 ) -> None:
     topic, group = await new_topic(4), f"it-group-{run_id}-split"
     everything = {TopicPartition(topic, p) for p in range(4)}
-    members = [group_consumer(kafka_bootstrap, topic, group) for _ in range(2)]
+    members = [kafka.make_group_consumer(kafka_bootstrap, topic, group=group) for _ in range(2)]
     for member in members:
         await member.start()
     try:

@@ -17,18 +17,19 @@ from typing import Any
 
 from aiokafka.structs import RecordMetadata
 
-from tests.support.bus import Bus, Event, envelope
-from tests.support.events import (
+from tests.support.builders import (
     OWNER,
     OWNER_SEED,
     PREPARER,
     SECOND_SEED,
     approval,
+    envelope,
     governance_yaml,
+    lane_yaml,
     new_id,
     packet,
-    public_b64,
 )
+from tests.support.bus import Bus, Event
 from tests.support.service import ServiceProcess
 
 # A lane where the packets' preparer is also a release owner: the only way to reach the
@@ -45,18 +46,12 @@ SEEDS = {"owner": OWNER_SEED, "second owner": SECOND_SEED, "preparer": PREPARER_
 
 
 def security_governance() -> str:
-    """The e2e lanes plus SELF_LANE, owned by the preparer and by the regular owner."""
-    owners = "".join(
-        f'      - id: "{oid}"\n        public_key: "{public_b64(seed)}"\n'
-        for oid, seed in ((PREPARER, PREPARER_SEED), (OWNER, OWNER_SEED))
-    )
-    return governance_yaml() + (
-        f"  - lane_id: {SELF_LANE}\n"
-        f"    name: {SELF_LANE}\n"
-        "    authorized_recipients: [exec:cro, exec:general-counsel]\n"
-        "    max_validity: P7D\n"
-        "    max_pending: P14D\n"
-        "    release_owners:\n" + owners
+    """The e2e lanes plus SELF_LANE (no required evidence), owned by the preparer and by the
+    regular owner."""
+    owners = ((PREPARER, PREPARER_SEED), (OWNER, OWNER_SEED))
+    recipients = ("exec:cro", "exec:general-counsel")
+    return governance_yaml() + lane_yaml(
+        SELF_LANE, owners=owners, recipients=recipients, required=None
     )
 
 

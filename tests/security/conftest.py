@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.security.attacks import TIGHT_LIMIT, security_governance
+from tests.support import kafka
+from tests.support.builders import approval, forward, new_id, packet
 from tests.support.bus import Bus
-from tests.support.events import approval, forward, new_id, packet
-from tests.support.service import ServiceProcess, drop_topics
+from tests.support.service import ServiceProcess
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 HERE = Path(__file__).resolve().parent
@@ -65,7 +66,7 @@ async def services(
         await asyncio.gather(default.stop(), tight.stop())
         bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
         for svc in (default, tight):
-            await drop_topics(bootstrap, svc.env["TOPIC_PREFIX"])
+            await kafka.delete_topics(bootstrap, prefix=svc.env["TOPIC_PREFIX"])
 
 
 async def _warm_bus(service: ServiceProcess) -> AsyncIterator[Bus]:

@@ -25,8 +25,8 @@ from tests.security.attacks import (
     raw_event,
     ready,
 )
+from tests.support.builders import approval, new_id
 from tests.support.bus import Bus
-from tests.support.events import approval, new_id
 from tests.support.service import ServiceProcess
 
 

@@ -30,8 +30,7 @@ from tests.security.attacks import (
     refused,
     rejected_by_owner,
 )
-from tests.support.bus import Bus
-from tests.support.events import (
+from tests.support.builders import (
     AUDIENCE,
     FAST_LANE,
     LANE,
@@ -45,6 +44,7 @@ from tests.support.events import (
     new_id,
     now,
 )
+from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 Packet = dict[str, Any]

@@ -22,8 +22,8 @@ from tests.security.attacks import (
     raw_event,
     ready,
 )
+from tests.support.builders import approval, forward, new_id
 from tests.support.bus import Bus
-from tests.support.events import approval, forward, new_id
 from tests.support.service import ServiceProcess
 
 Packet = dict[str, Any]

@@ -24,8 +24,8 @@ from tests.security.attacks import (
     ready,
     rejected_by_owner,
 )
-from tests.support.bus import Bus, envelope
-from tests.support.events import approval, forward, new_id
+from tests.support.builders import approval, envelope, forward, new_id
+from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 Packet = dict[str, Any]

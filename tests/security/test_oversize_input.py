@@ -17,8 +17,8 @@ from tests.security.attacks import (
     ready,
     rejected_by_owner,
 )
+from tests.support.builders import approval, new_id
 from tests.support.bus import Bus
-from tests.support.events import approval, new_id
 from tests.support.service import ServiceProcess
 
 HUNDRED_KIB = 100 * 1024

@@ -5,47 +5,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from service.settings import OUTPUT_TOPICS
+from tests.support import kafka
+from tests.support.builders import envelope, subject_of
 
-OUTPUTS = (
-    "release-manifest",
-    "blocked-forward",
-    "forward-allowed",
-    "packet-lifecycle",
-    "dead-letter",
-)
 Event = dict[str, Any]
-
-
-def envelope(type_: str, data: dict[str, Any], event_id: str, subject: str) -> Event:
-    return {
-        "specversion": "1.0",
-        "id": event_id,
-        "source": "urn:tests",
-        "type": type_,
-        "subject": subject,
-        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "datacontenttype": "application/json",
-        "schemaversion": 1,
-        "data": data,
-    }
 
 
 class Bus:
     def __init__(self, bootstrap: str, prefix: str) -> None:
         self.bootstrap, self.prefix = bootstrap, prefix
-        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-        self.consumer = AIOKafkaConsumer(
-            *(prefix + t for t in OUTPUTS),
-            bootstrap_servers=bootstrap,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-            metadata_max_age_ms=1000,
-        )
+        self.producer = kafka.make_producer(bootstrap)
+        self.consumer = kafka.make_output_consumer(bootstrap, *(prefix + t for t in OUTPUT_TOPICS))
         self.seen: list[tuple[str, Event, bytes]] = []
         self.sent: list[tuple[str, Event | bytes]] = []
         self._task: asyncio.Task[None] | None = None
@@ -78,11 +51,7 @@ class Bus:
         self, type_: str, data: dict[str, Any], event_id: str | None = None, key: str | None = None
     ) -> str:
         """Publish one well-formed input event; returns its id."""
-        subject = (
-            data["ref"]
-            if type_ == "evidence-changed"
-            else data.get("packet_id", str(data.get("manifest_id", "")).split("@r")[0])
-        )
+        subject = subject_of(type_, data)
         event_id = event_id or f"evt-{type_}-{len(self.sent)}-{id(data)}"
         if key is None:
             key = f"{data['kind']}:{data['ref']}" if type_ == "evidence-changed" else subject

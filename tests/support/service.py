@@ -126,17 +126,3 @@ class ServiceProcess:
             timeout=120,
             check=False,
         )
-
-
-async def drop_topics(bootstrap: str, prefix: str) -> None:
-    """Delete a run's topics: a broker with thousands of leftover partitions restarts slowly."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
-        if mine:
-            await admin.delete_topics(mine)
-    finally:
-        await admin.close()

@@ -15,7 +15,7 @@ from service.domain.canonical import (
     packet_hash,
     parse_manifest_id,
 )
-from tests.unit.contract.support import load, vectors
+from tests.support.builders import load, vectors
 
 PACKET = load("packet-ready.json")["data"]
 MANIFEST = load("release-manifest.data.json")["data"]

@@ -16,16 +16,8 @@ from service.contract.payloads import (
     ReviewFeedbackData,
 )
 from service.domain.signing import verify
-from tests.unit.contract.support import (
-    encode,
-    event,
-    evidence_changed,
-    forward_request,
-    owner_public_key,
-    rehash,
-    review_feedback,
-    text,
-)
+from tests.support.builders import OWNER_PUBLIC_KEY, encode, event, rehash, text
+from tests.unit.contract.support import evidence_changed, forward_request, review_feedback
 
 
 def test_decoding_the_example_packet_ready_succeeds() -> None:
@@ -42,7 +34,7 @@ def test_decoding_the_example_approval_keeps_a_verifiable_raw_data() -> None:
     inbound = decode(text("approval-decision.json").encode(), "approval-decision")
     assert isinstance(inbound.data, ApprovalDecisionData)
     assert inbound.data.audience == ["exec:cro", "exec:general-counsel"]
-    assert verify(inbound.raw_data, owner_public_key())
+    assert verify(inbound.raw_data, OWNER_PUBLIC_KEY)
 
 
 @pytest.mark.parametrize("name", ["packet-ready.json", "approval-decision.json"])
@@ -114,6 +106,7 @@ def test_a_byte_order_mark_free_utf8_packet_with_non_ascii_text_decodes() -> Non
 def test_an_escaped_surrogate_pair_is_a_valid_character_not_a_lone_surrogate() -> None:
     doc = event("packet-ready.json")
     doc["data"]["title"] = "Recovery package \U0001f600"
-    raw = json.dumps(rehash(doc), ensure_ascii=True).encode()
+    doc["data"] = rehash(doc["data"])
+    raw = json.dumps(doc, ensure_ascii=True).encode()
     assert b"\\ud83d\\ude00" in raw
     assert decode(raw, "packet-ready").data.title.endswith("\U0001f600")

@@ -4,12 +4,10 @@ import pytest
 
 from service.contract.decode import decode
 from service.contract.errors import BadInput, ErrorKind
+from tests.support.builders import encode, envelope, event
 from tests.unit.contract import test_decode_rejects_bad_messages as bad_messages
 from tests.unit.contract.support import (
     approval,
-    encode,
-    envelope,
-    event,
     evidence_changed,
     nested,
     packet,
@@ -75,7 +73,7 @@ CASES: list[tuple[str, bytes, str, ErrorKind, str]] = [
     ("a feedback subject that is not its packet", encode({**review_feedback(), "subject": "R"}),
      "review-feedback", K.INVALID_DATA, "!= the packet_id in data.manifest_id 'RP-2026-0042'"),
     ("an unknown correction",
-     encode(envelope("review-feedback", "RP-1", {**FEEDBACK, "correction": "typo"})),
+     encode(envelope("review-feedback", {**FEEDBACK, "correction": "typo"}, subject="RP-1")),
      "review-feedback", K.INVALID_DATA, "data.correction: Input should be"),
 ]
 # fmt: on

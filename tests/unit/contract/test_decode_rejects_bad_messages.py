@@ -4,7 +4,8 @@ import pytest
 
 from service.contract.decode import decode
 from service.contract.errors import BadInput, ErrorKind
-from tests.unit.contract.support import drop, encode, nested, packet, put, text
+from tests.support.builders import encode, text
+from tests.unit.contract.support import drop, nested, packet, put
 
 K = ErrorKind
 READY = text("packet-ready.json").encode()

@@ -6,7 +6,7 @@ import pytest
 
 from service.adapters.governance_file import load_governance
 from service.domain.governance import GovernanceError, parse_governance
-from tests.unit.contract.support import REPO, owner_public_key, text
+from tests.support.builders import OWNER_PUBLIC_KEY, ROOT, text
 
 EXAMPLE = text("lanes.yaml")
 LANE = "exec-customer-review"
@@ -25,16 +25,16 @@ def test_the_example_governance_file_parses() -> None:
     assert lane.max_pending == timedelta(days=14)
     assert lane.required_evidence == ("incident-impact", "contract")
     owner = lane.owner("user:dana.ortiz@support")
-    assert owner is not None and owner.public_key == owner_public_key()
+    assert owner is not None and owner.public_key == OWNER_PUBLIC_KEY
     assert lane.owner("user:Dana.Ortiz@support") is None
     assert parse_governance(EXAMPLE).lane("nope") is None
 
 
 def test_the_demo_governance_file_uses_the_test_vector_key_for_the_demo_lane() -> None:
-    governance = load_governance(REPO / "ops" / "governance" / "lanes.yaml")
+    governance = load_governance(ROOT / "ops" / "governance" / "lanes.yaml")
     assert set(governance.lanes) == {LANE, "exec-renewal-review"}
     owner = governance.lanes[LANE].owner("user:dana.ortiz@support")
-    assert owner is not None and owner.public_key == owner_public_key()
+    assert owner is not None and owner.public_key == OWNER_PUBLIC_KEY
     renewal = governance.lanes["exec-renewal-review"]
     assert renewal.authorized_recipients != governance.lanes[LANE].authorized_recipients
 

@@ -7,7 +7,7 @@ import pytest
 
 from service.adapters.governance_file import GovernanceWatcher, load_governance
 from service.domain.governance import GovernanceError
-from tests.unit.contract.support import text
+from tests.support.builders import text
 
 EXAMPLE = text("lanes.yaml")
 _tick = [1_900_000_000]

@@ -16,7 +16,8 @@ from service.contract.payloads import (
     ReviewFeedbackData,
 )
 from service.domain.canonical import manifest_hash
-from tests.unit.contract.support import forward_request, load, review_feedback
+from tests.support.builders import load
+from tests.unit.contract.support import forward_request, review_feedback
 
 MANIFEST = load("release-manifest.data.json")["data"]
 

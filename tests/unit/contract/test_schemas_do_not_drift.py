@@ -4,13 +4,13 @@ import json
 from pathlib import Path
 
 from service.cli.schemas import SCHEMAS_DIR, artifacts, stale, write
-from tests.unit.contract.support import REPO
+from tests.support.builders import ROOT
 
 HINT = "schemas/ drifted from the models: run `make schemas` and commit the result"
 
 
 def test_the_committed_schemas_match_the_models() -> None:
-    assert SCHEMAS_DIR.resolve() == REPO / "schemas"
+    assert SCHEMAS_DIR.resolve() == ROOT / "schemas"
     files = artifacts()
     drifted = [
         name

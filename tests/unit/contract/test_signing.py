@@ -7,7 +7,7 @@ import pytest
 
 from service.cli.keys import generate_keypair
 from service.domain.signing import public_key_from_seed, sign, signing_input, verify
-from tests.unit.contract.support import load, owner_public_key, owner_seed, vectors
+from tests.support.builders import OWNER_PUBLIC_KEY, OWNER_SEED, load, vectors
 
 APPROVAL: dict[str, Any] = load("approval-decision.json")["data"]
 
@@ -18,13 +18,13 @@ def test_signing_input_is_the_canonical_data_without_signature() -> None:
 
 def test_the_example_signature_verifies_with_the_example_public_key() -> None:
     assert APPROVAL["signature"] == vectors()["approval_signature"]
-    assert verify(APPROVAL, owner_public_key())
+    assert verify(APPROVAL, OWNER_PUBLIC_KEY)
 
 
 def test_signing_with_the_test_seed_reproduces_the_vector_signature() -> None:
     # Ed25519 is deterministic, so the same seed and input give the same bytes.
-    assert public_key_from_seed(owner_seed()) == owner_public_key()
-    assert sign(APPROVAL, owner_seed()) == vectors()["approval_signature"]
+    assert public_key_from_seed(OWNER_SEED) == OWNER_PUBLIC_KEY
+    assert sign(APPROVAL, OWNER_SEED) == vectors()["approval_signature"]
 
 
 @pytest.mark.parametrize(
@@ -37,11 +37,11 @@ def test_signing_with_the_test_seed_reproduces_the_vector_signature() -> None:
     ],
 )
 def test_a_one_character_change_to_the_data_fails_verification(field: str, value: Any) -> None:
-    assert not verify({**APPROVAL, field: value}, owner_public_key())
+    assert not verify({**APPROVAL, field: value}, OWNER_PUBLIC_KEY)
 
 
 def test_an_added_field_fails_verification() -> None:
-    assert not verify({**APPROVAL, "reason": "fine"}, owner_public_key())
+    assert not verify({**APPROVAL, "reason": "fine"}, OWNER_PUBLIC_KEY)
 
 
 def test_a_wrong_key_fails_verification() -> None:
@@ -54,7 +54,7 @@ def test_a_wrong_key_fails_verification() -> None:
     [None, 42, "", "not base64!", "AAAA", APPROVAL["signature"][:-4], APPROVAL["signature"] + "AA"],
 )
 def test_malformed_signatures_are_false_never_an_exception(signature: Any) -> None:
-    assert not verify({**APPROVAL, "signature": signature}, owner_public_key())
+    assert not verify({**APPROVAL, "signature": signature}, OWNER_PUBLIC_KEY)
 
 
 @pytest.mark.parametrize("key", [b"", b"\x00" * 31, b"\x00" * 33])
@@ -63,8 +63,8 @@ def test_malformed_keys_are_false_never_an_exception(key: bytes) -> None:
 
 
 def test_data_that_cannot_be_canonicalized_is_false_never_an_exception() -> None:
-    assert not verify({**APPROVAL, "revision": 2**60}, owner_public_key())
-    assert not verify({**APPROVAL, "note": "\ud800"}, owner_public_key())
+    assert not verify({**APPROVAL, "revision": 2**60}, OWNER_PUBLIC_KEY)
+    assert not verify({**APPROVAL, "note": "\ud800"}, OWNER_PUBLIC_KEY)
 
 
 def test_a_generated_keypair_signs_and_verifies() -> None:

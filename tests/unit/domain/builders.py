@@ -1,112 +1,63 @@
-"""Builders for domain tests: governance, signed approvals, packets, and a fact-log harness."""
+"""The domain tests' harness: a fact log driving decide(), and the shared builders
+(tests/support/builders.py) with the domain tests' fixed defaults: packet RP-1 in LANE
+citing INC-1 and MSA-1, approval AD-1 valid from T0 + 5 min to T0 + 3 days."""
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from service.contract.envelope import envelope_of
-from service.domain.canonical import option_set_hash, packet_hash
 from service.domain.commands import Command
 from service.domain.decide import Decision, decide
 from service.domain.facts import Fact
 from service.domain.governance import Governance, parse_governance
 from service.domain.revision import Revision, fold_packet, with_facts
-from service.domain.signing import sign
-from service.domain.times import format_time
+from tests.support.builders import (
+    LANE,
+    OWNER,
+    OWNER_SEED,
+    OWNERS,
+    PREPARER,
+    RECIPIENTS,
+    REQUIRED_EVIDENCE,
+    approval,
+    lane_yaml,
+    packet,
+)
 
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
-LANE = "exec-customer-review"
-OWNER = "user:dana.ortiz@support"
-OTHER_OWNER = "user:sam.reyes@support"
-PREPARER = "user:lee.park@support"
-OWNER_SEED = base64.b64decode("ZlIqqZSUCgyUZjlJEgTV7vZHjPlgyhc+mIiPLXXADMc=")
-OTHER_SEED = bytes(range(32))
-STRANGER_SEED = bytes(range(1, 33))
-AUDIENCE = ["exec:cro", "exec:general-counsel"]
-AUTHORIZED = ["exec:cro", "exec:general-counsel", "exec:vp-support", "exec:strategic-account-exec"]
+EVIDENCE = (("incident-impact", "INC-1", "7"), ("contract", "MSA-1", "3"))
 
 
-def public_b64(seed: bytes) -> str:
-    key = Ed25519PrivateKey.from_private_bytes(seed).public_key()
-    return base64.b64encode(key.public_bytes_raw()).decode()
-
-
-def governance_yaml(
-    recipients: list[str] | None = None,
+def governance(
+    recipients: Sequence[str] = RECIPIENTS,
     max_validity: str = "P7D",
     max_pending: str = "P14D",
-    owners: list[tuple[str, bytes]] | None = None,
-    required: list[str] | None = None,
-) -> str:
-    recipients = AUTHORIZED if recipients is None else recipients
-    owners = [(OWNER, OWNER_SEED), (OTHER_OWNER, OTHER_SEED)] if owners is None else owners
-    required = ["incident-impact", "contract"] if required is None else required
-    owner_lines = "".join(
-        f'      - id: "{oid}"\n        public_key: "{public_b64(seed)}"\n' for oid, seed in owners
-    )
-    return (
-        "lanes:\n"
-        f"  - lane_id: {LANE}\n"
-        "    name: Executive customer-review decision lane\n"
-        f"    authorized_recipients: [{', '.join(recipients)}]\n"
-        f"    max_validity: {max_validity}\n"
-        f"    max_pending: {max_pending}\n"
-        f"    required_evidence: [{', '.join(required)}]\n"
-        "    release_owners:\n" + owner_lines
-    )
-
-
-def governance(**kwargs: Any) -> Governance:
-    return parse_governance(governance_yaml(**kwargs))
+    owners: Sequence[tuple[str, bytes]] = OWNERS,
+    required: Sequence[str] = REQUIRED_EVIDENCE,
+) -> Governance:
+    """LANE alone, as lane_yaml() writes it with these settings."""
+    lane = lane_yaml(LANE, max_pending, owners, recipients, max_validity, required)
+    return parse_governance("lanes:\n" + lane)
 
 
 def packet_data(
     revision: int = 1,
     packet_id: str = "RP-1",
     lane: str = LANE,
-    evidence: list[tuple[str, str, str]] | None = None,
+    evidence: Sequence[tuple[str, str, str]] = EVIDENCE,
     prepared_by: str = PREPARER,
-    options: int = 3,
     body: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    evidence = (
-        [("incident-impact", "INC-1", "7"), ("contract", "MSA-1", "3")]
-        if evidence is None
-        else evidence
-    )
-    data: dict[str, Any] = {
-        "packet_id": packet_id,
-        "revision": revision,
-        "lane_id": lane,
-        "prepared_by": prepared_by,
-        "title": f"Outage recovery package r{revision}",
-        "options": [
-            {
-                "option_id": f"opt-{i}",
-                "summary": f"option {i}",
-                "credit_cap": {"amount": f"{(i + 1) * 1000}.00", "currency": "USD"},
-            }
-            for i in range(options)
-        ],
-        "blocked_requests": [
-            {"term_id": "fee-holiday", "description": "waive fees", "reason": "open-ended"},
-            {"term_id": "contract-rewrite", "description": "rewrite MSA", "reason": "legal"},
-        ],
-        "evidence_refs": [{"kind": k, "ref": r, "version": v} for k, r, v in evidence],
-        "body": dict(body or {"customer": "Northwind", "revision_note": revision}),
-    }
-    data["option_set_hash"] = option_set_hash(data["options"])
-    data["packet_hash"] = packet_hash(data)
-    return data
+    """builders.packet() with evidence given as (kind, ref, version)."""
+    refs = [{"kind": k, "ref": r, "version": v} for k, r, v in evidence]
+    return packet(packet_id, revision, lane, evidence=refs, body=body, prepared_by=prepared_by)
 
 
 def approval_data(
-    packet: Mapping[str, Any],
+    pkt: Mapping[str, Any],
     decision: str = "approve",
     approver: str = OWNER,
     seed: bytes = OWNER_SEED,
@@ -116,24 +67,10 @@ def approval_data(
     decision_id: str = "AD-1",
     **overrides: Any,
 ) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "decision_id": decision_id,
-        "packet_id": packet["packet_id"],
-        "revision": packet["revision"],
-        "decision": decision,
-        "approver": approver,
-        "lane_id": packet["lane_id"],
-        "packet_hash": packet["packet_hash"],
-        "option_set_hash": packet["option_set_hash"],
-        "audience": AUDIENCE if audience is None else audience,
-        "valid_from": format_time(valid_from),
-        "valid_until": format_time(valid_until),
-    }
-    if decision == "reject":
-        data["reason"] = "not bounded enough"
-    data.update(overrides)
-    data["signature"] = sign(data, seed)
-    return data
+    """builders.approval() with the window fixed around T0 and decision id AD-1."""
+    return approval(
+        pkt, decision, approver, seed, audience, valid_from, valid_until, decision_id, **overrides
+    )
 
 
 class Log:

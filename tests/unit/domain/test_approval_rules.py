@@ -6,12 +6,8 @@ from typing import Any
 import pytest
 
 from service.domain.commands import ApprovalDecided, PacketReady
+from tests.support.builders import OWNER, PREPARER, SECOND_OWNER, SECOND_SEED, STRANGER_SEED
 from tests.unit.domain.builders import (
-    OTHER_OWNER,
-    OTHER_SEED,
-    OWNER,
-    PREPARER,
-    STRANGER_SEED,
     T0,
     Log,
     approval_data,
@@ -69,7 +65,7 @@ def refusal_of(log: Log, approval: dict[str, Any], now: Any = T0) -> str:
 
 CASES: list[tuple[str, dict[str, Any], str]] = [
     ("forged signature", {"forge": True}, "bad-signature"),
-    ("another owner's key", {"seed": OTHER_SEED}, "bad-signature"),
+    ("another owner's key", {"seed": SECOND_SEED}, "bad-signature"),
     (
         "a stranger's key and name",
         {"approver": "user:mallory@evil", "seed": STRANGER_SEED},
@@ -112,10 +108,10 @@ def test_an_approval_failing_a_check_is_refused_with_its_reason(
 
 
 def test_the_preparer_cannot_approve_their_own_revision() -> None:
-    log = Log(gov=governance(owners=[(PREPARER, OTHER_SEED)]))
+    log = Log(gov=governance(owners=[(PREPARER, SECOND_SEED)]))
     packet = packet_data(1)
     log.send(PacketReady("ready-1", packet))
-    assert refusal_of(log, approval_data(packet, approver=PREPARER, seed=OTHER_SEED)) == (
+    assert refusal_of(log, approval_data(packet, approver=PREPARER, seed=SECOND_SEED)) == (
         "self-approval"
     )
 
@@ -130,7 +126,7 @@ def test_an_approval_for_an_unknown_revision_is_refused_with_null_states() -> No
 def test_an_approval_of_a_revision_no_longer_pending_is_refused() -> None:
     log, packet = pending_log()
     log.send(ApprovalDecided("ap-first", approval_data(packet)))
-    second = approval_data(packet, decision_id="AD-2", approver=OTHER_OWNER, seed=OTHER_SEED)
+    second = approval_data(packet, decision_id="AD-2", approver=SECOND_OWNER, seed=SECOND_SEED)
     assert refusal_of(log, second) == "not-pending"
 
 
@@ -153,7 +149,8 @@ def test_a_redelivered_approval_event_changes_nothing() -> None:
 
 def test_an_approval_by_the_second_owner_of_the_lane_is_accepted() -> None:
     log, packet = pending_log()
-    log.send(ApprovalDecided("ap-1", approval_data(packet, approver=OTHER_OWNER, seed=OTHER_SEED)))
+    second = approval_data(packet, approver=SECOND_OWNER, seed=SECOND_SEED)
+    log.send(ApprovalDecided("ap-1", second))
     assert log.state(1) == "approved"
 
 

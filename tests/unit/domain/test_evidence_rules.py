@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 from service.domain.commands import ApprovalDecided, EvidenceChanged, ForwardRequested, PacketReady
-from tests.unit.domain.builders import LANE, T0, Log, approval_data, lifecycle, packet_data
+from tests.support.builders import LANE, evidence_changed, forward
+from tests.unit.domain.builders import T0, Log, approval_data, lifecycle, packet_data
 
 
 def changed(kind: str, ref: str, version: str, event_id: str = "ev-1") -> EvidenceChanged:
-    data = {"kind": kind, "ref": ref, "new_version": version, "summary": "s", "lane_id": None}
-    return EvidenceChanged(event_id, data)
+    return EvidenceChanged(event_id, evidence_changed(kind, ref, version))
 
 
 def test_a_changed_cited_version_supersedes_a_pending_revision() -> None:
@@ -40,16 +40,8 @@ def test_a_released_revision_superseded_by_evidence_tells_routing_to_stop() -> N
     assert log.state(1) == "released"
     decision = log.send(changed("contract", "MSA-1", "4"), T0 + timedelta(minutes=1))
     assert lifecycle(decision) == [("released", "superseded", "evidence-changed")]
-    forward = {
-        "request_id": "FR-1",
-        "packet_id": "RP-1",
-        "revision": 1,
-        "manifest_id": "RP-1@r1",
-        "requested_by": "exec:cro",
-        "recipients": ["exec:general-counsel"],
-        "channel": "email",
-    }
-    blocked = log.send(ForwardRequested("fr-1", forward), T0 + timedelta(minutes=2))
+    request = forward(packet, ["exec:general-counsel"], request_id="FR-1")
+    blocked = log.send(ForwardRequested("fr-1", request), T0 + timedelta(minutes=2))
     assert blocked.facts[0].data["reason"] == "superseded"
 
 

@@ -4,17 +4,12 @@ from dataclasses import replace
 
 from service.domain.commands import ApprovalDecided, FeedbackReceived, PacketReady
 from service.domain.facts import group_by_revision, verify_chain
+from tests.support import builders
 from tests.unit.domain.builders import T0, Log, approval_data, packet_data
 
 
 def feedback(feedback_id: str = "RF-1", manifest_id: str = "RP-1@r1") -> FeedbackReceived:
-    data = {
-        "feedback_id": feedback_id,
-        "manifest_id": manifest_id,
-        "reviewer": "exec:cro",
-        "correction": "missing-blocked-terms",
-        "note": "n",
-    }
+    data = builders.feedback(manifest_id, "missing-blocked-terms", feedback_id)
     return FeedbackReceived(f"evt-{feedback_id}", data)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from service.domain.commands import ApprovalDecided, ForwardRequested, PacketReady, Tick
+from tests.support import builders
 from tests.unit.domain.builders import T0, Log, approval_data, events_of, packet_data
 
 
@@ -16,15 +17,8 @@ def forward(
     manifest_id: str | None = None,
     packet_id: str = "RP-1",
 ) -> ForwardRequested:
-    data = {
-        "request_id": request_id,
-        "packet_id": packet_id,
-        "revision": revision,
-        "manifest_id": manifest_id or f"{packet_id}@r{revision}",
-        "requested_by": "exec:cro",
-        "recipients": recipients,
-        "channel": "email",
-    }
+    target = {"packet_id": packet_id, "revision": revision}
+    data = builders.forward(target, recipients, request_id=request_id, manifest_id=manifest_id)
     return ForwardRequested(f"evt-{request_id}", data)
 
 

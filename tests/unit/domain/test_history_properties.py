@@ -21,21 +21,19 @@ from service.domain.commands import (
 )
 from service.domain.facts import group_by_revision, verify_chain
 from service.domain.governance import Governance
-from tests.unit.domain.builders import (
-    AUTHORIZED,
+from tests.support import builders
+from tests.support.builders import (
     LANE,
-    OTHER_OWNER,
-    OTHER_SEED,
     OWNER,
     OWNER_SEED,
     PREPARER,
+    RECIPIENTS,
+    SECOND_OWNER,
+    SECOND_SEED,
     STRANGER_SEED,
-    T0,
-    Log,
-    approval_data,
-    governance,
-    packet_data,
+    evidence_changed,
 )
+from tests.unit.domain.builders import T0, Log, approval_data, governance, packet_data
 
 PREPARER_SEED = bytes(range(2, 34))
 VARIANTS = [
@@ -53,7 +51,8 @@ VARIANTS = [
     "reject",
     "future",
 ]
-RECIPIENTS = ["exec:cro", "exec:general-counsel", "exec:vp-support", "user:x@partner", "EXEC:CRO"]
+# Whom a forward may name: two of the audience, one more of the lane, two outside the lane.
+CANDIDATES = ["exec:cro", "exec:general-counsel", "exec:vp-support", "user:x@partner", "EXEC:CRO"]
 
 TARGET = st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4])  # 0: the newest revision sent so far
 ready = st.tuples(st.just("ready"), st.integers(1, 4), st.sampled_from([False] * 6 + [True]))
@@ -61,7 +60,7 @@ approve = st.tuples(st.just("approve"), TARGET, st.sampled_from(VARIANTS))
 forward = st.tuples(
     st.just("forward"),
     TARGET,
-    st.lists(st.sampled_from(RECIPIENTS[:2] * 3 + RECIPIENTS), min_size=1, max_size=3),
+    st.lists(st.sampled_from(CANDIDATES[:2] * 3 + CANDIDATES), min_size=1, max_size=3),
 )
 clock = st.tuples(
     st.just("clock"), st.sampled_from([1, 30, 600, 3600, 86400, 3 * 86400]), st.booleans()
@@ -95,8 +94,8 @@ def make_approval(
     kwargs: dict[str, Any] = {"valid_from": start, "valid_until": end, "decision_id": f"AD-{n}"}
     table: dict[str, dict[str, Any]] = {
         "good": {},
-        "good-other": {"approver": OTHER_OWNER, "seed": OTHER_SEED},
-        "wrong-key": {"seed": OTHER_SEED},
+        "good-other": {"approver": SECOND_OWNER, "seed": SECOND_SEED},
+        "wrong-key": {"seed": SECOND_SEED},
         "stranger": {"approver": "user:m@x", "seed": STRANGER_SEED},
         "self": {"approver": PREPARER, "seed": PREPARER_SEED},
         "hash": {"packet_hash": "sha256:" + "0" * 64},
@@ -138,20 +137,10 @@ def command_for(s: tuple[Any, ...], now: datetime, n: int, ref: Reference) -> Co
         ref.evidence[(k, r)] = s[2]
         if k == "audience-scope":
             ref.scope_steps.append(n)
-        return EvidenceChanged(
-            f"ev-{n}", {"kind": k, "ref": r, "new_version": s[2], "summary": "s", "lane_id": None}
-        )
+        return EvidenceChanged(f"ev-{n}", evidence_changed(k, r, s[2]))
     if kind == "forward":
-        data = {
-            "request_id": f"FR-{n}",
-            "packet_id": "RP-1",
-            "revision": s[1],
-            "manifest_id": f"RP-1@r{s[1]}",
-            "requested_by": "exec:cro",
-            "recipients": s[2],
-            "channel": "email",
-        }
-        return ForwardRequested(f"fr-{n}", data)
+        target = {"packet_id": "RP-1", "revision": s[1]}
+        return ForwardRequested(f"fr-{n}", builders.forward(target, s[2], request_id=f"FR-{n}"))
     return Tick()
 
 
@@ -164,7 +153,7 @@ def cached_packet(revision: int, conflicting: bool) -> dict[str, Any]:
 @functools.cache
 def history_governance() -> Governance:
     # The preparer is also an owner here, so only the self-approval rule can stop them.
-    owners = [(OWNER, OWNER_SEED), (OTHER_OWNER, OTHER_SEED), (PREPARER, PREPARER_SEED)]
+    owners = [(OWNER, OWNER_SEED), (SECOND_OWNER, SECOND_SEED), (PREPARER, PREPARER_SEED)]
     return governance(owners=owners)
 
 
@@ -213,7 +202,7 @@ def test_random_histories_keep_every_invariant(steps: list[tuple[Any, ...]]) -> 
                     revision = int(data["revision"])
                     assert revision in released and revision not in ended
                     assert set(data["recipients"]) <= set(released[revision]["audience"])
-                    assert set(data["recipients"]) <= set(AUTHORIZED)
+                    assert set(data["recipients"]) <= set(RECIPIENTS)
                 if out.topic == "packet-lifecycle" and data["from_state"] != data["to_state"]:
                     revision = int(data["revision"])
                     assert revision not in ended, "a terminal revision changed"

@@ -8,18 +8,13 @@ from service.contract.decode import Inbound
 from service.contract.envelope import CloudEvent
 from service.domain.commands import PacketReady
 from service.handlers.evidence_changed import on_evidence_changed
+from tests.support.builders import evidence_changed
 from tests.unit.domain.builders import T0, packet_data
 from tests.unit.handlers.fakes import runtime
 
 
 def change(event_id: str, version: str) -> Inbound[Any]:
-    data = {
-        "kind": "incident-impact",
-        "ref": "INC-1",
-        "new_version": version,
-        "summary": "s",
-        "lane_id": None,
-    }
+    data = evidence_changed("incident-impact", "INC-1", version)
     event = CloudEvent(
         specversion="1.0",
         id=event_id,

@@ -14,7 +14,8 @@ from service.domain.commands import PacketReady
 from service.domain.facts import Fact
 from service.entrypoints.consume import process_partition
 from service.handlers import HANDLERS
-from tests.unit.domain.builders import packet_data
+from tests.support.builders import encode, envelope
+from tests.unit.domain.builders import T0, packet_data
 from tests.unit.handlers.fakes import runtime
 
 
@@ -23,19 +24,7 @@ def record(value: bytes, topic: str = "packet-ready", offset: int = 0) -> Any:
 
 
 def ready_event(revision: int = 1, event_id: str = "evt-1") -> bytes:
-    data = packet_data(revision)
-    return json.dumps(
-        {
-            "specversion": "1.0",
-            "id": event_id,
-            "source": "urn:t",
-            "type": "packet-ready",
-            "subject": data["packet_id"],
-            "time": "2026-11-27T18:00:00Z",
-            "schemaversion": 1,
-            "data": data,
-        }
-    ).encode()
+    return encode(envelope("packet-ready", packet_data(revision), event_id, time=T0))
 
 
 async def one(rt: Any, rec: Any) -> str:

@@ -49,7 +49,7 @@ def test_every_alert_has_a_duration_severity_and_runbook() -> None:
         assert rule["labels"]["severity"] in {"warning", "critical"}
         annotations = rule["annotations"]
         assert annotations["summary"] and annotations["description"]
-        assert annotations["runbook"] == f"README.md#alert-{rule['alert'].lower()}"
+        assert annotations["runbook"] == f"docs/operations.md#alert-{rule['alert'].lower()}"
 
 
 def test_every_rule_has_a_promtool_unit_test() -> None:
