@@ -39,10 +39,12 @@ def named_revision(command: EarlyCommand) -> int | None:
 
 
 def _waits_for(topic: str, rev: Revision) -> bool:
-    """Whether an event of `topic` naming `rev` has to wait: an approval or a forward until
-    the revision is stored, a feedback until its manifest exists (or the revision ends)."""
-    if topic == "review-feedback":
-        return rev.manifest is None and not rev.terminal
+    """Whether an event of `topic` naming `rev` has to wait: until the revision is stored.
+
+    A feedback waits no longer than that: the gate publishes a manifest only after storing
+    its release, so a reviewer's feedback can overtake the revision (a replay, a lagging
+    partition) but never the release."""
+    del topic  # every kind waits for the same thing today
     return not rev.created
 
 
@@ -86,10 +88,16 @@ def unmatched_feedback(work: Draft, command: FeedbackReceived, detail: str) -> N
     """A feedback whose manifest never came: dead-lettered like any unknown manifest, from
     the record it arrived in, and recorded on the revision it named."""
     number = named_revision(command)
-    assert number is not None and command.origin is not None
-    letter = events.dead_letter(command.origin, "unknown-manifest", detail)
+    assert number is not None  # only a feedback naming a revision is ever parked
+    # Without the record (a command made in process, not read from Kafka) the fact alone
+    # records it.
+    letters = (
+        ()
+        if command.origin is None
+        else (events.dead_letter(command.origin, "unknown-manifest", detail),)
+    )
     data = {"feedback_id": command.data["feedback_id"], "error_kind": "unknown-manifest"}
-    work.append(number, "dead-lettered", None, "unknown-manifest", data, (letter,))
+    work.append(number, "dead-lettered", None, "unknown-manifest", data, letters)
 
 
 __all__ = [

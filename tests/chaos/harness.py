@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pymongo import AsyncMongoClient
 
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS
@@ -191,7 +190,7 @@ class ChaosRun:
         )
         found: dict[str, dict[str, Any] | None] = {}
         gate = asyncio.Semaphore(8)
-        async with httpx.AsyncClient(base_url=svc.url, timeout=30) as client:
+        async with svc.signed_in() as client:
 
             async def fetch(packet_id: str) -> None:
                 async with gate:

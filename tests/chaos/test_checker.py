@@ -169,7 +169,7 @@ def test_exact_duplicates_of_inputs_and_outputs_are_counted_not_flagged() -> Non
 
 
 def test_a_packet_ready_that_never_created_its_revision_is_lost() -> None:
-    story = Story().without("RP-1@r1:pending").without("RP-1@r1:superseded")
+    story = Story().without("RP-1@r1:lifecycle:pending").without("RP-1@r1:lifecycle:superseded")
     only(story.check(), "lost", "revision never created")
 
 
@@ -238,7 +238,7 @@ def test_a_forked_lifecycle_conflicts() -> None:
 
 
 def test_a_lifecycle_event_whose_entry_was_never_published_is_lost() -> None:
-    story = Story().without("RP-1@r2:approved")
+    story = Story().without("RP-1@r2:lifecycle:approved")
     only(story.check(), "lost", "never the move into approved")
 
 
@@ -339,7 +339,7 @@ def test_new_outputs_are_those_whose_id_was_not_seen_before() -> None:
     story = Story()
     before = story.outputs[:4]
     assert new_outputs(before, story.outputs + before) == [
-        ("packet-lifecycle", "RP-1@r2:released"),
+        ("packet-lifecycle", "RP-1@r2:lifecycle:released"),
         ("release-manifest", "RP-1@r2:released"),
         ("forward-allowed", "FR-in:allowed"),
         ("blocked-forward", "FR-out:blocked"),

@@ -65,7 +65,9 @@ async def ready(bus: Bus, pkt: Data, key: str | None = None) -> Event:
     """Send packet-ready and await the revision's pending lifecycle event."""
     await bus.send("packet-ready", pkt, key=key)
     event = (
-        await bus.wait_for("packet-lifecycle", f"{mid(pkt['packet_id'], pkt['revision'])}:pending")
+        await bus.wait_for(
+            "packet-lifecycle", f"{mid(pkt['packet_id'], pkt['revision'])}:lifecycle:pending"
+        )
     )[0]
     return event
 
@@ -95,7 +97,9 @@ async def refused(bus: Bus, decision: Data, key: str | None = None) -> Data:
 
 
 async def lifecycle_event(bus: Bus, pid: str, revision: int, to_state: str) -> Data:
-    event = (await bus.wait_for("packet-lifecycle", f"{mid(pid, revision)}:{to_state}"))[0]
+    event = (await bus.wait_for("packet-lifecycle", f"{mid(pid, revision)}:lifecycle:{to_state}"))[
+        0
+    ]
     return dict(event["data"])
 
 

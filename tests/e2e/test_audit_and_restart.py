@@ -38,7 +38,7 @@ async def test_the_packet_view_shows_every_revision_its_state_and_its_hash_chain
     pid = new_id("RP")
     second, first, third = packet(pid, 2), packet(pid, 1), packet(pid, 3)
     ready_id = await bus.send("packet-ready", second)
-    await bus.wait_for("packet-lifecycle", f"{pid}@r2:pending")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r2:lifecycle:pending")
     await bus.send("packet-ready", first)  # out of order
     await lifecycle_event(bus, pid, 1, "superseded")
     await ready(bus, third)

@@ -199,7 +199,7 @@ async def test_unknown_extra_envelope_attributes_are_ignored(bus: Bus) -> None:
     pkt = packet(new_id("RP"), 1)
     event = ready_event(pkt, traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
     await bus.send_raw("packet-ready", event_bytes(event), key=pkt["packet_id"])
-    await bus.wait_for("packet-lifecycle", f"{pkt['packet_id']}@r1:pending")
+    await bus.wait_for("packet-lifecycle", f"{pkt['packet_id']}@r1:lifecycle:pending")
 
 
 async def test_every_output_event_of_this_module_matches_its_published_schema(bus: Bus) -> None:

@@ -21,7 +21,7 @@ async def test_an_800_kb_invalid_message_is_dead_lettered_whole_and_the_next_one
     await bus.send("packet-ready", packet(pid, 1), key=pid)
     dead = await dead_letter(bus, pid, "invalid-json")
     assert raw_bytes(dead) == raw
-    await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:pending")
 
 
 async def test_a_300_kb_invalid_message_is_dead_lettered_whole(bus: Bus) -> None:

@@ -23,8 +23,8 @@ async def test_a_redelivered_approval_yields_no_second_manifest_or_lifecycle_eve
     await bus.send("approval-decision", decision, event_id=event_id)
     await marker(bus, "approval-decision", key=pid)
     assert copies(bus, "release-manifest", f"{pid}@r1:released") == 1
-    assert copies(bus, "packet-lifecycle", f"{pid}@r1:approved") == 1
-    assert copies(bus, "packet-lifecycle", f"{pid}@r1:released") == 1
+    assert copies(bus, "packet-lifecycle", f"{pid}@r1:lifecycle:approved") == 1
+    assert copies(bus, "packet-lifecycle", f"{pid}@r1:lifecycle:released") == 1
     assert bus.matching("packet-lifecycle", lambda e: e["id"].startswith(f"{pid}@r1:refused")) == []
     [rev] = (await packet_view(service, pid))["revisions"]
     assert [f["kind"] for f in rev["facts"]] == ["created", "approved", "released"]
@@ -36,10 +36,10 @@ async def test_a_redelivered_packet_ready_yields_no_second_lifecycle_event(
     pkt = packet(new_id("RP"), 1)
     pid = pkt["packet_id"]
     event_id = await bus.send("packet-ready", pkt)
-    await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:pending")
     await bus.send("packet-ready", pkt, event_id=event_id)
     await marker(bus, "packet-ready", key=pid)
-    assert copies(bus, "packet-lifecycle", f"{pid}@r1:pending") == 1
+    assert copies(bus, "packet-lifecycle", f"{pid}@r1:lifecycle:pending") == 1
     [rev] = (await packet_view(service, pid))["revisions"]
     assert [f["kind"] for f in rev["facts"]] == ["created"]
 
@@ -76,7 +76,7 @@ async def test_a_redelivered_evidence_change_supersedes_once(bus: Bus) -> None:
     await ready(bus, pkt)
     change = evidence_changed("incident-impact", impact, "2")
     event_id = await bus.send("evidence-changed", change)
-    await bus.wait_for("packet-lifecycle", f"{pid}@r1:superseded")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:superseded")
     await bus.send("evidence-changed", change, event_id=event_id)
     await marker(bus, "evidence-changed", key=f"incident-impact:{impact}")
-    assert copies(bus, "packet-lifecycle", f"{pid}@r1:superseded") == 1
+    assert copies(bus, "packet-lifecycle", f"{pid}@r1:lifecycle:superseded") == 1

@@ -13,7 +13,7 @@ async def test_an_approved_revision_is_released_with_its_blocked_requests_verbat
     pid = new_id("RP")
     pkt = packet(pid, 1)
     await bus.send("packet-ready", pkt)
-    await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:pending")
     await bus.send("approval-decision", approval(pkt))
     manifest = (await bus.wait_for("release-manifest", f"{pid}@r1:released"))[0]
     assert manifest["data"]["blocked_requests"] == pkt["blocked_requests"]
@@ -32,7 +32,7 @@ async def test_a_forward_inside_the_audience_is_allowed_and_one_outside_blocked_
     await bus.send("packet-ready", pkt)
     # Topics are consumed independently: an approval racing ahead of its packet-ready would
     # rightly be refused (unknown-revision), so the revision must be stored first.
-    await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:pending")
     await bus.send("approval-decision", approval(pkt))
     await bus.wait_for("release-manifest", f"{pid}@r1:released")
     inside = forward(pkt, ["exec:general-counsel"])
@@ -58,7 +58,7 @@ async def test_a_malformed_message_is_dead_lettered_and_the_next_good_one_proces
         )
     )[0]
     assert dead["data"]["source_topic"] == "packet-ready"
-    await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:pending")
 
 
 async def test_the_demo_command_plays_the_seed_scenario_end_to_end(service: ServiceProcess) -> None:

@@ -96,7 +96,7 @@ async def ready(bus: Bus, pkt: Mapping[str, Any]) -> RecordMetadata:
     """A good packet-ready, awaited until the revision is pending."""
     pid, rev = pkt["packet_id"], pkt["revision"]
     where = await produce(bus, "packet-ready", raw_event("packet-ready", pkt, pid), pid)
-    await bus.wait_for("packet-lifecycle", f"{pid}@r{rev}:pending")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r{rev}:lifecycle:pending")
     return where
 
 
@@ -107,7 +107,7 @@ async def rejected_by_owner(bus: Bus, pkt: Mapping[str, Any]) -> RecordMetadata:
     where = await produce(
         bus, "approval-decision", raw_event("approval-decision", decision, pid), pid
     )
-    [note] = await bus.wait_for("packet-lifecycle", f"{pid}@r{rev}:rejected")
+    [note] = await bus.wait_for("packet-lifecycle", f"{pid}@r{rev}:lifecycle:rejected")
     assert note["data"]["reason"] == "rejected-by-owner"
     return where
 

@@ -83,10 +83,10 @@ async def _warm_bus(service: ServiceProcess) -> AsyncIterator[Bus]:
         request = forward(packet(new_id("WARM"), 1), ["exec:cro"])
         await bus.send("packet-ready", pkt, event_id=new_id("evt"))
         await bus.send("forward-request", request, event_id=new_id("evt"))
-        await bus.wait_for("packet-lifecycle", f"{pid}@r1:pending", within=90)
+        await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:pending", within=90)
         await bus.wait_for("blocked-forward", f"{request['request_id']}:blocked", within=90)
         await bus.send("approval-decision", approval(pkt, "reject"), event_id=new_id("evt"))
-        await bus.wait_for("packet-lifecycle", f"{pid}@r1:rejected", within=90)
+        await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:rejected", within=90)
         yield bus
     finally:
         await bus.stop()

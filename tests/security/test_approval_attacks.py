@@ -253,7 +253,7 @@ async def test_a_decision_id_is_never_honoured_twice(
     used = new_id("AD")
     reject = approval(r1, decision="reject", decision_id=used)
     await bus.send("approval-decision", reject, event_id=new_id("evt"))
-    await bus.wait_for("packet-lifecycle", f"{pid}@r1:rejected")
+    await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:rejected")
     await ready(bus, r2)
 
     await refused(bus, service, approval(r2, decision_id=used), "decision-reused", used)
@@ -301,7 +301,7 @@ async def test_a_packet_in_an_unknown_lane_is_rejected_and_cannot_be_approved(
     r1 = marked_packet(pid, 1, lane=UNKNOWN_LANE)
     event_id = new_id("evt")
     await produce(bus, "packet-ready", raw_event("packet-ready", r1, pid, event_id), pid)
-    [note] = await bus.wait_for("packet-lifecycle", f"{pid}@r1:rejected")
+    [note] = await bus.wait_for("packet-lifecycle", f"{pid}@r1:lifecycle:rejected")
     assert (note["data"]["from_state"], note["data"]["reason"]) == (None, "unknown-lane")
     fact = await audited(service, pid, event_id, "created", "unknown-lane")
     assert fact["to_state"] == "rejected"

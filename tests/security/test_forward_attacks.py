@@ -1,10 +1,11 @@
 """Forward attacks: a recipient that only looks like an approved one never receives anything.
 
-Identities are compared exactly (docs/contract.md). A look-alike the contract's identity pattern
-refuses (whitespace, an upper-case scheme) is dead-lettered as invalid-data; one it accepts
-(a case change after the colon, an invisible or a homoglyph character) reaches the gate and
-is blocked whole as outside-audience, audited as a forward-blocked fact. Either way nothing
-is forwarded, and a good request on the same key is still allowed afterwards.
+Identities are compared exactly (docs/contract.md). Every forward-request that names a packet
+is a redistribution attempt: a look-alike recipient, well-formed or not (whitespace, another
+case, an invisible or a homoglyph character, an empty string), is outside the audience, so
+the request is blocked whole, listed as sent (control characters escaped) and audited as a
+forward-blocked fact. Nothing is forwarded, and a good request on the same key is still
+allowed afterwards.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import pytest
 
 from tests.security.attacks import (
     audited,
-    dead_lettered,
     marked_packet,
     produce,
     raw_event,
@@ -28,14 +28,16 @@ from tests.support.service import ServiceProcess
 
 Packet = dict[str, Any]
 
-REFUSED_BY_THE_CONTRACT = {
-    "leading space": " exec:cro",
-    "upper-case identity": "EXEC:CRO",
-    "trailing tab": "exec:cro\t",
-    "trailing space": "exec:cro ",
-    "leading no-break space": "\u00a0exec:cro",
-    "ideographic space": "exec:cro\u3000",
-    "line separator": "exec:cro\u2028",
+# name -> (recipient as sent, as the blocked-forward lists it)
+MALFORMED = {
+    "leading space": (" exec:cro", " exec:cro"),
+    "upper-case identity": ("EXEC:CRO", "EXEC:CRO"),
+    "trailing tab": ("exec:cro\t", "exec:cro\\u0009"),
+    "trailing space": ("exec:cro ", "exec:cro "),
+    "empty string": ("", ""),
+    "leading no-break space": ("\u00a0exec:cro", "\u00a0exec:cro"),
+    "ideographic space": ("exec:cro\u3000", "exec:cro\u3000"),
+    "line separator": ("exec:cro\u2028", "exec:cro\u2028"),
 }
 BLOCKED_BY_THE_GATE = {
     "upper case after the scheme": "exec:CRO",
@@ -69,22 +71,42 @@ def _forwarded(bus: Bus, request_id: str) -> list[Any]:
     return bus.matching("forward-allowed", lambda e: e["data"]["request_id"] == request_id)
 
 
-@pytest.mark.parametrize("name", list(REFUSED_BY_THE_CONTRACT))
-async def test_a_look_alike_recipient_the_contract_refuses_is_dead_lettered(
-    name: str, bus: Bus, released: Packet
+@pytest.mark.parametrize("name", list(MALFORMED))
+async def test_a_malformed_recipient_is_blocked_whole_listed_as_sent_and_audited(
+    name: str, bus: Bus, service: ServiceProcess, released: Packet
 ) -> None:
-    pid = released["packet_id"]
-    request = forward(released, ["exec:general-counsel", REFUSED_BY_THE_CONTRACT[name]])
-    value = raw_event("forward-request", request, pid)
-    where, _ = await dead_lettered(
-        bus, "forward-request", value, pid, "invalid-data", "data.recipients[1]"
+    pid, (sent, shown) = released["packet_id"], MALFORMED[name]
+    request = forward(released, ["exec:general-counsel", sent])
+    event_id = new_id("evt")
+    where = await produce(
+        bus, "forward-request", raw_event("forward-request", request, pid, event_id), pid
     )
+    [blocked] = await bus.wait_for("blocked-forward", f"{request['request_id']}:blocked")
+    assert blocked["data"]["reason"] == "outside-audience"
+    assert blocked["data"]["blocked_recipients"] == [shown]
+    assert blocked["data"]["recipients"] == ["exec:general-counsel", shown]
+    fact = await audited(service, pid, event_id, "forward-blocked", "outside-audience")
+    assert fact["data"]["blocked_recipients"] == [shown]
     await _still_forwarding(bus, released, where.partition)
     assert _forwarded(bus, request["request_id"]) == []
-    assert (
-        bus.matching("blocked-forward", lambda e: e["data"]["request_id"] == request["request_id"])
-        == []
+
+
+async def test_ten_thousand_recipients_are_blocked_with_the_limit_named_and_audited(
+    bus: Bus, service: ServiceProcess, released: Packet
+) -> None:
+    pid = released["packet_id"]
+    request = forward(released, [f"exec:r{i}" for i in range(10_000)])
+    event_id = new_id("evt")
+    where = await produce(
+        bus, "forward-request", raw_event("forward-request", request, pid, event_id), pid
     )
+    [blocked] = await bus.wait_for("blocked-forward", f"{request['request_id']}:blocked")
+    assert blocked["data"]["reason"] == "outside-audience"
+    assert "10000 recipients, over the limit of 50" in blocked["data"]["detail"]
+    assert blocked["data"]["recipients"] == [f"exec:r{i}" for i in range(50)]
+    await audited(service, pid, event_id, "forward-blocked", "outside-audience")
+    await _still_forwarding(bus, released, where.partition)
+    assert _forwarded(bus, request["request_id"]) == []
 
 
 @pytest.mark.parametrize("name", list(BLOCKED_BY_THE_GATE))

@@ -72,7 +72,7 @@ async def test_the_limit_is_exact_one_byte_more_is_too_large(
     attacked.add(at_limit)
     _, value = _packet_of_size(at_limit, TIGHT_LIMIT, new_id("evt"))
     await tight_bus.send_raw("packet-ready", value, key=at_limit)
-    await tight_bus.wait_for("packet-lifecycle", f"{at_limit}@r1:pending")
+    await tight_bus.wait_for("packet-lifecycle", f"{at_limit}@r1:lifecycle:pending")
 
 
 async def test_a_valid_approval_padded_to_100_kib_approves_nothing(

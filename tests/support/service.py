@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
+
+from tests.support.builders import OWNER, OWNER_SEED
+from tests.support.console import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,6 +53,9 @@ class ServiceProcess:
             "GOVERNANCE_POLL_SECONDS": "0.3",
             "MONITOR_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "INFO",
+            # Early events wait this long for what they name (a short grace keeps the
+            # tests of never-arriving revisions quick; the default is five minutes).
+            "EARLY_EVENT_GRACE": "PT2S",
             **(extra_env or {}),
         }
         self.proc: subprocess.Popen[bytes] | None = None
@@ -113,8 +120,19 @@ class ServiceProcess:
                 await self.kill()
 
     async def get(self, path: str) -> httpx.Response:
-        async with httpx.AsyncClient(timeout=10) as client:
-            return await client.get(self.url + path)
+        """GET as a signed-in release owner (the test owner of every test lane), so that
+        packet content, which needs a session, is readable; probes need none."""
+        async with self.signed_in() as client:
+            return await client.get(path)
+
+    @contextlib.asynccontextmanager
+    async def signed_in(
+        self, identity: str = OWNER, seed: bytes = OWNER_SEED
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
+            answer = await sign_in(client, identity, seed)
+            assert answer.status_code == 200, f"sign-in as {identity}: {answer.text}"
+            yield client
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

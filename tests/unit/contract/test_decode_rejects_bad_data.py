@@ -92,7 +92,12 @@ def test_bad_data_raises_its_kind_with_a_specific_detail(
 
 
 def test_every_error_kind_decode_can_raise_has_a_case() -> None:
-    decided_by_the_handlers = {K.REVISION_CONFLICT, K.UNKNOWN_MANIFEST, K.PROCESSING_ERROR}
+    decided_by_the_handlers = {
+        K.REVISION_CONFLICT,
+        K.UNKNOWN_MANIFEST,
+        K.PROCESSING_ERROR,
+        K.EARLY_EVENT_LIMIT,
+    }
     covered = {c[3] for c in CASES} | {c[2] for c in bad_messages.CASES}
     assert covered == set(ErrorKind) - decided_by_the_handlers
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from service.domain.commands import ApprovalDecided, PacketReady
+from service.domain.commands import DEFAULT_PARKING, ApprovalDecided, PacketReady, Tick
 from tests.support.builders import OWNER, PREPARER, SECOND_OWNER, SECOND_SEED, STRANGER_SEED
 from tests.unit.domain.builders import (
     T0,
@@ -116,10 +116,16 @@ def test_the_preparer_cannot_approve_their_own_revision() -> None:
     )
 
 
-def test_an_approval_for_an_unknown_revision_is_refused_with_null_states() -> None:
+def test_an_approval_for_a_revision_never_stored_is_refused_with_null_states_after_its_grace() -> (
+    None
+):
     log, _ = pending_log()
     ghost = packet_data(7)
-    assert refusal_of(log, approval_data(ghost)) == "unknown-revision"
+    assert log.send(ApprovalDecided("ap-ghost", approval_data(ghost))).outcome == "parked"
+    late = log.send(Tick(), T0 + DEFAULT_PARKING.grace)
+    [note] = events_of(late, "packet-lifecycle")
+    assert (note["data"]["from_state"], note["data"]["to_state"]) == (None, None)
+    assert note["data"]["reason"] == "unknown-revision"
     assert log.state(7) is None
 
 

@@ -124,13 +124,20 @@ def test_a_forward_for_a_packet_never_stored_is_blocked_unknown_packet_after_its
     assert [f.kind for f in late.facts] == ["forward-blocked"]
 
 
-def test_a_feedback_waits_for_its_manifest_and_is_recorded_once_released() -> None:
+def test_a_feedback_before_its_revision_waits_and_is_decided_when_it_is_stored() -> None:
+    log, packet = Log(), packet_data(1)
+    assert send(log, feedback()).outcome == "parked"
+    ready = send(log, PacketReady("ready-1", packet))
+    # Stored but not released: the manifest it names does not exist, as without the wait.
+    assert [(f.kind, f.reason) for f in ready.facts][-1] == ("dead-lettered", "unknown-manifest")
+    assert events_of(ready, "dead-letter")[0]["data"]["raw_value"] == ORIGIN.raw_value
+
+
+def test_a_feedback_for_a_stored_unreleased_revision_is_not_held() -> None:
     log, packet = Log(), packet_data(1)
     send(log, PacketReady("ready-1", packet))
-    assert send(log, feedback()).outcome == "parked"
-    released = send(log, ApprovalDecided("ap-1", approval_data(packet, valid_from=T0)))
-    assert [f.kind for f in released.facts][-1] == "feedback"
-    assert log.revisions[1].feedback_ids == frozenset({"RF-1"})
+    decision = send(log, feedback())
+    assert decision.dead_letter is not None and decision.dead_letter[0] == "unknown-manifest"
 
 
 def test_a_feedback_whose_manifest_never_comes_is_dead_lettered_from_its_record() -> None:

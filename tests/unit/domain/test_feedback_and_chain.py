@@ -2,7 +2,13 @@
 
 from dataclasses import replace
 
-from service.domain.commands import ApprovalDecided, FeedbackReceived, PacketReady
+from service.domain.commands import (
+    DEFAULT_PARKING,
+    ApprovalDecided,
+    FeedbackReceived,
+    PacketReady,
+    Tick,
+)
 from service.domain.facts import group_by_revision, verify_chain
 from tests.support import builders
 from tests.unit.domain.builders import T0, Log, approval_data, packet_data
@@ -29,8 +35,15 @@ def test_feedback_on_a_released_manifest_is_recorded_once() -> None:
     assert log.send(FeedbackReceived("evt-other", feedback().data)).facts == ()
 
 
-def test_feedback_on_an_unknown_manifest_is_dead_lettered() -> None:
-    decision = released_log().send(feedback(manifest_id="RP-1@r9"))
+def test_feedback_on_a_manifest_that_never_comes_is_dead_lettered_after_its_grace() -> None:
+    log = released_log()
+    assert log.send(feedback(manifest_id="RP-1@r9")).outcome == "parked"
+    late = log.send(Tick(), T0 + DEFAULT_PARKING.grace)
+    assert [(f.kind, f.reason) for f in late.facts] == [("dead-lettered", "unknown-manifest")]
+
+
+def test_feedback_naming_no_revision_is_dead_lettered_at_once() -> None:
+    decision = released_log().send(feedback(manifest_id="RP-1"))
     assert decision.dead_letter is not None and decision.dead_letter[0] == "unknown-manifest"
 
 

@@ -5,7 +5,13 @@ from typing import Any
 
 import pytest
 
-from service.domain.commands import ApprovalDecided, ForwardRequested, PacketReady, Tick
+from service.domain.commands import (
+    DEFAULT_PARKING,
+    ApprovalDecided,
+    ForwardRequested,
+    PacketReady,
+    Tick,
+)
 from tests.support import builders
 from tests.unit.domain.builders import T0, Log, approval_data, events_of, packet_data
 
@@ -56,12 +62,18 @@ def test_a_recipient_differing_only_in_case_or_whitespace_is_outside(lookalike: 
     assert result["reason"] == "outside-audience"
 
 
+def after_grace(log: Log, request: ForwardRequested) -> dict[str, Any]:
+    """A forward naming a revision not stored waits for it; past its grace it is decided."""
+    assert log.send(request).outcome == "parked"
+    return outcome(log, Tick(), T0 + DEFAULT_PARKING.grace)  # type: ignore[arg-type]
+
+
 def test_a_forward_for_an_unknown_packet_is_blocked_unknown_packet() -> None:
-    assert outcome(Log(), forward(["exec:cro"]))["reason"] == "unknown-packet"
+    assert after_grace(Log(), forward(["exec:cro"]))["reason"] == "unknown-packet"
 
 
 def test_a_forward_for_an_unknown_revision_of_a_known_packet_is_revision_mismatch() -> None:
-    assert outcome(released_log(), forward(["exec:cro"], revision=4))["reason"] == (
+    assert after_grace(released_log(), forward(["exec:cro"], revision=4))["reason"] == (
         "revision-mismatch"
     )
 

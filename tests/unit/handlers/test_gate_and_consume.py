@@ -41,7 +41,7 @@ async def test_a_command_is_appended_projected_published_and_marked() -> None:
     rt, publisher, _ = runtime()
     decision = await rt.gate.decide_one("RP-1", PacketReady("evt-1", packet_data(1)))
     assert decision.outcome == "applied"
-    assert publisher.ids("packet-lifecycle") == ["RP-1@r1:pending"]
+    assert publisher.ids("packet-lifecycle") == ["RP-1@r1:lifecycle:pending"]
     assert await rt.store.count_unpublished() == 0
     assert await rt.store.state_counts() == {"pending": 1}
 
@@ -131,11 +131,11 @@ async def test_a_batch_decides_in_order_appends_once_and_publishes_in_that_order
     assert [d.outcome for d in decisions] == ["applied"] * 3
     assert calls == 1
     assert publisher.ids("packet-lifecycle") == [
-        "RP-1@r1:pending",
-        "RP-1@r1:superseded",
-        "RP-1@r2:pending",
-        "RP-1@r2:superseded",
-        "RP-1@r3:pending",
+        "RP-1@r1:lifecycle:pending",
+        "RP-1@r1:lifecycle:superseded",
+        "RP-1@r2:lifecycle:pending",
+        "RP-1@r2:lifecycle:superseded",
+        "RP-1@r3:lifecycle:pending",
     ]
 
 

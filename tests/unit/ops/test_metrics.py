@@ -51,6 +51,9 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ready": ("release_gate_ready", "gauge", ()),
     "governance_reloads": ("release_gate_governance_reloads", "counter", ("outcome",)),
     "scheduler_transitions": ("release_gate_scheduler_transitions", "counter", ("reason",)),
+    "sign_in_failures": ("release_gate_sign_in_failures", "counter", ("status",)),
+    "parked_events": ("release_gate_parked_events", "gauge", ()),
+    "parked_oldest_seconds": ("release_gate_parked_oldest_seconds", "gauge", ()),
 }
 
 PY_TYPES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
