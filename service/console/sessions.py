@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from service.domain.governance import Governance
+from service.domain.governance import GATE_WIDE, Governance
 
 COOKIE = "rg_session"
 CHALLENGE_PREFIX = "release-gate sign-in"
@@ -39,7 +39,8 @@ class Session:
     roles: dict[str, str]  # lane_id -> owner | auditor, as the governance file says now
 
     def may_see(self, lane_id: str | None) -> bool:
-        return lane_id is not None and lane_id in self.roles
+        """A lane's owners and auditors see its packets; a gate-wide auditor sees all."""
+        return GATE_WIDE in self.roles or (lane_id is not None and lane_id in self.roles)
 
     def owns(self, lane_id: str | None) -> bool:
         return lane_id is not None and self.roles.get(lane_id) == "owner"

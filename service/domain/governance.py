@@ -54,9 +54,15 @@ class Lane:
         return None
 
 
+GATE_WIDE = "*"  # the role key of a gate-wide auditor: every packet, in a lane or not
+
+
 @dataclass(frozen=True)
 class Governance:
     lanes: Mapping[str, Lane]
+    # Read-only across the whole gate: also sees what names no known lane (a packet of an
+    # unknown lane, a forward for a packet never stored), which no lane's people can.
+    auditors: tuple[ReleaseOwner, ...] = ()
 
     def lane(self, lane_id: str) -> Lane | None:
         return self.lanes.get(lane_id)
@@ -69,17 +75,26 @@ class Governance:
             for k in (*lane.release_owners, *lane.auditors)
             if k.id == id_
         ]
+        listed += [a.public_key for a in self.auditors if a.id == id_]
         return tuple(dict.fromkeys(listed))
 
     def roles_of(self, id_: str, public_key: bytes) -> dict[str, str]:
         """lane_id -> role for the lanes that list this identity with this key."""
         roles = {lane_id: lane.role_of(id_, public_key) for lane_id, lane in self.lanes.items()}
-        return {lane_id: role for lane_id, role in roles.items() if role is not None}
+        found = {lane_id: role for lane_id, role in roles.items() if role is not None}
+        if any(a.id == id_ and a.public_key == public_key for a in self.auditors):
+            found[GATE_WIDE] = "auditor"
+        return found
 
     @cached_property
     def fingerprint(self) -> str:
         """Digest of the content (not the file's text), so logs show which rules were in force."""
-        return digest({lane_id: _content(lane) for lane_id, lane in self.lanes.items()})
+        lanes = {lane_id: _content(lane) for lane_id, lane in self.lanes.items()}
+        auditors = [
+            {"id": a.id, "public_key": base64.b64encode(a.public_key).decode()}
+            for a in self.auditors
+        ]
+        return digest({"lanes": lanes, "auditors": auditors})
 
 
 def _content(lane: Lane) -> dict[str, Any]:
@@ -108,8 +123,9 @@ def parse_governance(text: str) -> Governance:
         raise GovernanceError(f"governance: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict) or "lanes" not in doc:
         raise GovernanceError("governance: expected a mapping with the key 'lanes'")
-    if set(doc) != {"lanes"}:
-        raise GovernanceError(f"governance: unknown keys {sorted(set(doc) - {'lanes'})}")
+    if not set(doc) <= {"lanes", "auditors"}:
+        unknown = sorted(set(doc) - {"lanes", "auditors"})
+        raise GovernanceError(f"governance: unknown keys {unknown}")
     items = doc["lanes"]
     if not isinstance(items, list) or not items:
         raise GovernanceError("governance: lanes: expected a non-empty list of lanes")
@@ -119,7 +135,8 @@ def parse_governance(text: str) -> Governance:
         if lane.lane_id in lanes:
             raise GovernanceError(f"lane {lane.lane_id}: lane_id: duplicate lane id")
         lanes[lane.lane_id] = lane
-    return Governance(lanes=MappingProxyType(lanes))
+    auditors = _owners(doc.get("auditors"), "governance", "auditors")
+    return Governance(lanes=MappingProxyType(lanes), auditors=auditors)
 
 
 def _lane(item: object, index: int) -> Lane:

@@ -162,7 +162,8 @@ class HttpSide:
         except TRANSIENT_ERRORS:
             return error(503, "store unavailable")
         # Unknown and not-yours look the same: a session learns nothing about other lanes.
-        if view is None or not any(session.may_see(lane) for lane in view["lanes"]):
+        lanes = view["lanes"] if view is not None else []
+        if view is None or not any(session.may_see(lane) for lane in lanes or [None]):
             return error(404, "no such packet in your lanes")
         return JSONResponse(view)
 

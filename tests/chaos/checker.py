@@ -184,7 +184,20 @@ def _unique_outputs(
             f"{topic} {event_id}: {len(bodies) + 1} versions under one id"
             f" (differing in {', '.join(sorted(keys))})"
         )
+    _ids_unique_across_topics(events, report)
     return events, variants, copies
+
+
+def _ids_unique_across_topics(events: Mapping[str, Mapping[str, Event]], report: Report) -> None:
+    """A consumer of every output topic drops duplicates by id (source + id names one event):
+    an id used on two topics would make it drop one of two different events."""
+    topics_of: dict[str, set[str]] = defaultdict(set)
+    for topic, by_id in events.items():
+        for event_id in by_id:
+            topics_of[event_id].add(topic)
+    for event_id, topics in sorted(topics_of.items()):
+        if len(topics) > 1:
+            report.conflicting.append(f"{event_id}: one id on {', '.join(sorted(topics))}")
 
 
 def _dead_letters_by_input(

@@ -345,3 +345,16 @@ def test_new_outputs_are_those_whose_id_was_not_seen_before() -> None:
         ("blocked-forward", "FR-out:blocked"),
         ("dead-letter", "dead-letter:packet-ready:0:7"),
     ]
+
+
+def test_one_id_on_two_output_topics_is_conflicting() -> None:
+    story = Story()
+    note = next(json.loads(o.raw) for o in story.outputs if o.topic == "packet-lifecycle")
+    story.outputs.append(out("dead-letter", note))
+    report = story.check()
+    assert f"{note['id']}: one id on dead-letter, packet-lifecycle" in report.conflicting
+
+
+def test_the_lifecycle_of_a_release_and_its_manifest_have_different_ids() -> None:
+    report = Story().check()
+    assert not any("one id on" in c for c in report.conflicting), report.details()

@@ -33,7 +33,8 @@ async def test_the_service_killed_three_times_mid_stream_loses_and_forks_nothing
     await svc.start()
     # Each restart waits out the killed member's session before it is ready: a slower pace
     # keeps all three kills inside the stream.
-    play = run.stream(Plan(packets=30), pace=0.7)
+    # Every third approval is produced ahead of its packet: held across the kills too.
+    play = run.stream(Plan(packets=30, early_every=3), pace=0.7)
     await run.producer.reached(6)
     for _ in range(3):
         await svc.kill()  # SIGKILL: no shutdown hook, no final commit

@@ -43,6 +43,9 @@ class Plan:
     fast_every: int = 0  # every n-th packet in the fast lane (approval timeout of seconds)
     fast_approve_lags: tuple[int, ...] = (2,)  # spread fast approvals around the timeout
     malformed: int = 6
+    # Every n-th packet's approval is produced a round *before* its packet-ready: the gate
+    # must hold it until the revision is stored (service/domain/parking.py), then decide it.
+    early_every: int = 0
 
 
 @dataclass(frozen=True)
@@ -144,13 +147,16 @@ class Workload:
         lag = plan.approve_lag
         if lane == FAST_LANE:
             lag = plan.fast_approve_lags[i // plan.fast_every % len(plan.fast_approve_lags)]
-        step = self._approval(i, i + lag, revisions)
+        early = bool(plan.early_every) and i % plan.early_every == 1
+        step = self._approval(i, max(0, i - 1) if early else i + lag, revisions, early)
         if i % 7 == 0:  # a redelivered approval: the very same bytes again
             self.steps.append(Step(step.round + 1, step.topic, step.key, step.build, step.after))
         for n, forward_lag in enumerate(plan.forward_lags):
             self._forwards(i, i + lag + forward_lag, revisions[-1], n)
 
-    def _approval(self, i: int, at: int, revisions: list[dict[str, Any]]) -> Step:
+    def _approval(
+        self, i: int, at: int, revisions: list[dict[str, Any]], early: bool = False
+    ) -> Step:
         """Mostly genuine owner approvals; every tenth of each kind of bad one."""
         target, window, variant = revisions[-1], self.plan.window, i % 10
         kw: dict[str, Any] = {}
@@ -178,7 +184,7 @@ class Workload:
                 return approval(target, **args)
             return approval(target, valid_from=start, valid_until=start + window, **args)
 
-        seen = (str(target["packet_id"]), int(target["revision"]))
+        seen = None if early else (str(target["packet_id"]), int(target["revision"]))
         return self._add(at, "approval-decision", target, make=make, genuine=genuine, after=seen)
 
     def _forwards(self, i: int, at: int, pkt: dict[str, Any], n: int) -> None:

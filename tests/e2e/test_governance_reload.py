@@ -28,6 +28,7 @@ from tests.support.builders import (
     SECOND_OWNER,
     SECOND_SEED,
     approval,
+    auditors_yaml,
     lane_yaml,
     new_id,
     now,
@@ -54,7 +55,8 @@ def governance(
     owners: tuple[tuple[str, bytes], ...] = ((OWNER, OWNER_SEED), (SECOND_OWNER, SECOND_SEED)),
 ) -> str:
     return (
-        "lanes:\n"
+        auditors_yaml()
+        + "lanes:\n"
         + lane_yaml(LANE, owners=owners, recipients=recipients)
         + lane_yaml(FAST_LANE, pending="PT4S", owners=owners, recipients=recipients)
     )

@@ -56,6 +56,8 @@ OWNER_PUBLIC_KEY = base64.b64decode(vectors()["owner_public_key_b64"])
 SECOND_OWNER = "user:sam.reyes@support"
 SECOND_SEED = bytes(range(32))
 STRANGER_SEED = bytes(range(1, 33))
+AUDITOR = "user:audit@support"  # a gate-wide auditor: reads every packet, decides nothing
+AUDITOR_SEED = bytes(range(2, 34))
 PREPARER = "user:lee.park@support"
 LANE = "exec-customer-review"
 FAST_LANE = "exec-fast-review"  # max_pending of a few seconds, for approval timeouts
@@ -95,9 +97,20 @@ def lane_yaml(
     )
 
 
+def auditors_yaml(auditors: Sequence[tuple[str, bytes]] = ((AUDITOR, AUDITOR_SEED),)) -> str:
+    """The gate-wide auditors entry; it goes before `lanes:` so lanes can be appended."""
+    listed = "".join(
+        f'  - id: "{aid}"\n    public_key: "{public_b64(seed)}"\n' for aid, seed in auditors
+    )
+    return "auditors:\n" + listed
+
+
 def governance_yaml(fast_pending: str = "PT4S") -> str:
-    """LANE and FAST_LANE, both owned by OWNER and SECOND_OWNER; append lane_yaml() for more."""
-    return "lanes:\n" + lane_yaml(LANE) + lane_yaml(FAST_LANE, pending=fast_pending)
+    """The gate-wide AUDITOR, then LANE and FAST_LANE, both owned by OWNER and SECOND_OWNER;
+    append lane_yaml() for more lanes."""
+    return (
+        auditors_yaml() + "lanes:\n" + lane_yaml(LANE) + lane_yaml(FAST_LANE, pending=fast_pending)
+    )
 
 
 # Input payloads.

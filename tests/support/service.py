@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.builders import OWNER, OWNER_SEED
+from tests.support.builders import AUDITOR, AUDITOR_SEED
 from tests.support.console import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,14 +120,14 @@ class ServiceProcess:
                 await self.kill()
 
     async def get(self, path: str) -> httpx.Response:
-        """GET as a signed-in release owner (the test owner of every test lane), so that
-        packet content, which needs a session, is readable; probes need none."""
+        """GET as the signed-in gate-wide auditor of the test governance, so that packet
+        content, which needs a session, is readable whatever its lane; probes need none."""
         async with self.signed_in() as client:
             return await client.get(path)
 
     @contextlib.asynccontextmanager
     async def signed_in(
-        self, identity: str = OWNER, seed: bytes = OWNER_SEED
+        self, identity: str = AUDITOR, seed: bytes = AUDITOR_SEED
     ) -> AsyncIterator[httpx.AsyncClient]:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as client:
             answer = await sign_in(client, identity, seed)

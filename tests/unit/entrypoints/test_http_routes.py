@@ -13,6 +13,8 @@ from service.domain.commands import PacketReady
 from service.domain.governance import Governance, parse_governance
 from service.entrypoints.http import HttpSide, http_app
 from tests.support.builders import (
+    AUDITOR,
+    AUDITOR_SEED,
     OWNER,
     OWNER_SEED,
     SECOND_OWNER,
@@ -153,3 +155,18 @@ async def test_a_body_over_the_cap_is_refused_413(served: Any) -> None:
     client, _, _ = served
     answer = await client.post("/session/challenge", content=b"{" + b" " * 5000 + b"}")
     assert answer.status_code == 413
+
+
+async def test_a_gate_wide_auditor_sees_a_packet_of_no_known_lane_and_an_owner_does_not(
+    served: Any,
+) -> None:
+    client, _, rt = served
+    stray = packet("RP-9", 1, lane="no-such-lane")
+    await rt.gate.decide_one("RP-9", PacketReady("ready-9", stray))
+    assert (await sign_in(client, OWNER, OWNER_SEED)).status_code == 200
+    assert (await client.get("/packets/RP-9")).status_code == 404
+    client.cookies.clear()
+    assert (await sign_in(client, AUDITOR, AUDITOR_SEED)).status_code == 200
+    view = await client.get("/packets/RP-9")
+    assert view.status_code == 200
+    assert view.json()["revisions"][0]["state"] == "rejected"
