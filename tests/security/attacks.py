@@ -124,10 +124,13 @@ async def audit(service: ServiceProcess, packet_id: str) -> list[dict[str, Any]]
 async def audited(
     service: ServiceProcess, packet_id: str, cause_event_id: str, kind: str, reason: str
 ) -> dict[str, Any]:
-    """The one fact the input `cause_event_id` left in the packet's audit trail."""
+    """The one decision the input `cause_event_id` left in the packet's audit trail. An input
+    that named a revision not stored yet was first held: its `parked` fact comes before."""
     facts = [f for f in await audit(service, packet_id) if f["cause_event_id"] == cause_event_id]
-    assert [(f["kind"], f["reason"]) for f in facts] == [(kind, reason)], facts
-    return facts[0]
+    decided = [f for f in facts if f["kind"] != "parked"]
+    assert [(f["kind"], f["reason"]) for f in decided] == [(kind, reason)], facts
+    assert facts[-1] is decided[0], facts  # a hold, if any, precedes the decision
+    return decided[0]
 
 
 async def refused(

@@ -17,6 +17,7 @@ import pytest
 from service.domain.canonical import option_set_hash, packet_hash
 from tests.security.attacks import (
     audit,
+    audited,
     dead_lettered,
     marked_packet,
     produce,
@@ -269,18 +270,20 @@ async def test_a_malformed_approval_is_dead_lettered_as_invalid_data(
     assert [f["kind"] for f in facts] == ["created", "rejected"]
 
 
-async def test_a_forward_request_to_10k_recipients_is_dead_lettered(
-    bus: Bus, attacked: set[str]
+async def test_a_forward_request_to_10k_recipients_is_blocked_listed_within_limits_and_audited(
+    bus: Bus, service: ServiceProcess, attacked: set[str]
 ) -> None:
     pkt = marked_packet(new_id("RP"))
     pid = pkt["packet_id"]
     attacked.add(pid)
     many = forward(pkt, [f"exec:recipient-{n}" for n in range(10_000)])
-    value = raw_event("forward-request", many, pid)
-
-    where, _ = await dead_lettered(
-        bus, "forward-request", value, pid, "invalid-data", "list has 10000 items, at most 50"
-    )
+    event_id = new_id("evt")
+    value = raw_event("forward-request", many, pid, event_id)
+    where = await produce(bus, "forward-request", value, pid)
+    [attempt] = await bus.wait_for("blocked-forward", f"{many['request_id']}:blocked")
+    assert attempt["data"]["reason"] == "unknown-packet"  # after its grace: never stored
+    assert attempt["data"]["recipients"] == [f"exec:recipient-{n}" for n in range(50)]
+    await audited(service, pid, event_id, "forward-blocked", "unknown-packet")
 
     good = forward(pkt, ["exec:cro"])
     value = raw_event("forward-request", good, pid)
