@@ -5,7 +5,7 @@ UV := UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv
 STACK := ops/stack/stack.sh
 PYTEST_ARGS ?=
 
-.PHONY: venv stack-up stack-down stack-status lint typecheck schemas test test-unit \
+.PHONY: browser venv stack-up stack-down stack-status lint typecheck schemas test test-unit \
 	test-integration test-e2e test-chaos test-security run demo bench promtool-test clean
 
 .venv/.synced: pyproject.toml uv.lock
@@ -36,6 +36,9 @@ schemas: venv
 promtool-test:
 	ops/prometheus/check.sh
 
+browser:
+	ops/stack/browser.sh
+
 # One tier at a time; all but the unit tier need the stack (started and stopped as for `test`).
 test-unit: venv
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
@@ -43,7 +46,7 @@ test-unit: venv
 test-integration: venv
 	$(STACK) run -- $(PY) -m pytest tests/integration -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
-test-e2e: venv
+test-e2e: venv browser
 	$(STACK) run -- $(PY) -m pytest tests/e2e -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-chaos: venv
@@ -53,7 +56,7 @@ test-security: venv
 	$(STACK) run -- $(PY) -m pytest tests/security -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 # Starts whatever part of the stack is not running, runs everything, stops what it started.
-test: venv lint promtool-test
+test: venv lint promtool-test browser
 	$(STACK) run -- $(PY) -m pytest -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 run: venv stack-up

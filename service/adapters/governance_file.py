@@ -1,11 +1,15 @@
 """Reads the governance file, and re-reads it when it changes, keeping the last good one."""
 
+import base64
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
 
 from service.domain.governance import Governance, GovernanceError, parse_governance
+from service.telemetry.health import Health
+from service.telemetry.metrics import Metrics
 
 _Stamp = tuple[int, int, int]  # (inode, size, mtime_ns): a change of any means "read again"
 
@@ -99,3 +103,37 @@ class GovernanceWatcher:
         if reason != self._last_error and self._on_error is not None:
             self._on_error(reason)
         self._last_error = reason
+
+
+# Public keys whose private halves are published (the contract's test vector and the demo
+# key of ops/governance/demo-keys/): a governance file that trusts one lets anyone decide.
+PUBLISHED_TEST_KEYS = frozenset(
+    {
+        "SudZ+tTRPkQ10i4BSFHni88rjFn1vD/0TOG8+5+7TqA=",
+        "jy57sy6ujWiWtD8/0yoKTFYzIAb3UJYYc4VqYHQfq88=",
+    }
+)
+
+
+def trusts_published_keys(governance: Governance) -> list[str]:
+    """`lane: identity` for every release owner whose key is a published test key."""
+    return [
+        f"{lane.lane_id}: {owner.id}"
+        for lane in governance.lanes.values()
+        for owner in lane.release_owners
+        if base64.b64encode(owner.public_key).decode() in PUBLISHED_TEST_KEYS
+    ]
+
+
+def note_published_keys(
+    log: logging.Logger, health: Health, metrics: Metrics, governance: Governance
+) -> None:
+    """Warn loudly (log, /readyz, a metric) while the governance file trusts a published key."""
+    trusted = trusts_published_keys(governance)
+    metrics.published_keys_trusted.set(len(trusted))
+    if trusted:
+        text = "trusts published test keys (anyone can sign as): " + ", ".join(trusted)
+        health.warnings["governance"] = text
+        log.warning("governance " + text)
+    else:
+        health.warnings.pop("governance", None)

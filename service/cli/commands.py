@@ -10,7 +10,7 @@ from pymongo.errors import PyMongoError
 
 from service.adapters.store import Projection
 from service.cli.common import fail, open_store, read_seed
-from service.cli.decisions import DEFAULT_KEY
+from service.cli.decisions import DEMO_KEY
 from service.domain.facts import group_by_revision, verify_chain
 from service.domain.revision import fold_packet
 from service.settings import Settings
@@ -43,7 +43,7 @@ def demo() -> None:
     """Play the seed scenario against the running stack and service."""
     from service.cli.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(Settings(), read_seed(DEFAULT_KEY))))
+    raise typer.Exit(asyncio.run(run_demo(Settings(), read_seed(DEMO_KEY))))
 
 
 def register(app: typer.Typer, audit: typer.Typer) -> None:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pymongo import AsyncMongoClient
 
 from service.adapters.mongo_store import MongoStore
@@ -32,10 +34,28 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def read_seed(key_file: Path) -> bytes:
+    """The raw Ed25519 seed from a key file: PKCS#8 PEM (what keygen writes for browsers and
+    the CLI alike) or the base64 of the 32-byte seed."""
     try:
-        seed = base64.b64decode(key_file.read_text().strip(), validate=True)
-    except (OSError, ValueError) as exc:
-        raise fail(f"cannot read a base64 Ed25519 seed from {key_file}: {exc}") from exc
+        text = key_file.read_text()
+    except OSError as exc:
+        raise fail(f"cannot read {key_file}: {exc.strerror}") from exc
+    if "BEGIN PRIVATE KEY" in text:
+        return seed_of_pem(text.encode(), key_file)
+    try:
+        seed = base64.b64decode(text.strip(), validate=True)
+    except ValueError as exc:
+        raise fail(f"{key_file} holds neither a PKCS#8 PEM key nor a base64 seed") from exc
     if len(seed) != 32:
         raise fail(f"{key_file} holds {len(seed)} bytes; an Ed25519 seed is 32")
     return seed
+
+
+def seed_of_pem(pem: bytes, key_file: Path) -> bytes:
+    try:
+        key = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise fail(f"{key_file}: not an unencrypted PKCS#8 private key") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise fail(f"{key_file}: not an Ed25519 key")
+    return key.private_bytes_raw()

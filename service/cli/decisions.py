@@ -19,7 +19,7 @@ from service.domain.times import format_time, parse_time
 from service.settings import Settings
 
 CLI_SOURCE = "urn:release-gate-cli"
-DEFAULT_KEY = Path("ops/governance/demo-keys/dana.ortiz.seed")
+DEMO_KEY = Path("ops/governance/demo-keys/dana.ortiz.seed")
 Csv = Annotated[str, typer.Option(help="comma-separated identities")]
 
 
@@ -77,12 +77,12 @@ async def send_decision(settings: Settings, data: dict[str, Any], source: str) -
 def approve(
     packet_id: str,
     revision: int,
-    approver: Annotated[str, typer.Option()] = "user:dana.ortiz@support",
+    approver: Annotated[str, typer.Option(help="your identity, as the governance file lists it")],
+    key_file: Annotated[Path, typer.Option(help="your key: PKCS#8 PEM or base64 seed")],
     audience: Csv = "exec:cro,exec:general-counsel",
     valid_from: Annotated[str | None, typer.Option(help="RFC 3339; default now")] = None,
     valid_for: Annotated[int, typer.Option(help="window length in hours")] = 72,
     decision_id: Annotated[str | None, typer.Option()] = None,
-    key_file: Annotated[Path, typer.Option(help="base64 private seed")] = DEFAULT_KEY,
 ) -> None:
     """Sign an approval of one stored revision with the owner's key and publish it."""
     settings = Settings()
@@ -109,9 +109,9 @@ def reject(
     packet_id: str,
     revision: int,
     reason: Annotated[str, typer.Option()],
-    approver: Annotated[str, typer.Option()] = "user:dana.ortiz@support",
+    approver: Annotated[str, typer.Option(help="your identity, as the governance file lists it")],
+    key_file: Annotated[Path, typer.Option(help="your key: PKCS#8 PEM or base64 seed")],
     decision_id: Annotated[str | None, typer.Option()] = None,
-    key_file: Annotated[Path, typer.Option(help="base64 private seed")] = DEFAULT_KEY,
 ) -> None:
     """Sign a rejection of one stored revision and publish it."""
     settings = Settings()

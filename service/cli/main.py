@@ -40,19 +40,20 @@ def run() -> None:
 
 @app.command()
 def keygen(
-    out: Annotated[Path | None, typer.Option(help="write the private seed to this file")] = None,
+    out: Annotated[Path, typer.Option(help="the PKCS#8 PEM key file to create (mode 600)")],
 ) -> None:
-    """Make an Ed25519 key pair for a release owner; print the public key for lanes.yaml."""
-    from service.cli.keys import generate_keypair
+    """Make an Ed25519 key pair for a release owner: the private key as PKCS#8 PEM (for the
+    console and the CLI) and as a raw seed beside it, both mode 600 and never overwritten;
+    print the public key for the governance file."""
+    from service.cli.keys import generate_keypair, write_key_files
 
     seed, public = generate_keypair()
-    seed_b64 = base64.b64encode(seed).decode()
-    if out is not None:
-        out.write_text(seed_b64 + "\n")
-        out.chmod(0o600)
-        typer.echo(f"private seed written to {out} (mode 600)")
-    else:
-        typer.echo(f"private_seed: {seed_b64}")
+    try:
+        seed_path = write_key_files(out, seed)
+    except (FileExistsError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"private key written to {out} and {seed_path} (mode 600)")
     typer.echo(f"public_key: {base64.b64encode(public).decode()}")
 
 

@@ -22,9 +22,10 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from service.adapters.errors import TRANSIENT_ERRORS
-from service.adapters.governance_file import GovernanceWatcher
+from service.adapters.governance_file import GovernanceWatcher, note_published_keys
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
+from service.console.pages import Console
 from service.console.sessions import Sessions
 from service.domain.commands import Parking
 from service.domain.governance import Governance
@@ -115,6 +116,7 @@ class Service:
         watcher = GovernanceWatcher(s.governance_file, on_error=self._governance_refused)
         self.watcher = watcher
         self.metrics.init_lanes(watcher.current.lanes)
+        note_published_keys(self.log, self.health, self.metrics, watcher.current)
         self.client = AsyncMongoClient(
             s.mongodb_url,
             tz_aware=True,
@@ -246,7 +248,8 @@ def create_app(settings: Settings) -> tuple[ASGIApp, Service]:
         ttl_seconds=settings.session_ttl_seconds,
     )
     side = HttpSide(lambda: service.rt, service.broker, sessions, lambda: document)
-    return router(lifespan, http_app(side, settings.max_http_body_bytes)), service
+    console = Console.build(lambda: service.rt, service.governance, sessions)
+    return router(lifespan, http_app(side, settings.max_http_body_bytes, console)), service
 
 
 def asyncapi_json(settings: Settings) -> bytes:

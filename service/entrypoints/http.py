@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service.adapters.errors import TRANSIENT_ERRORS
+from service.console.pages import Console, console_routes
 from service.console.sessions import COOKIE, Session, Sessions, SignInRefused
 from service.console.views import packet_view
 from service.domain import vocab
@@ -55,6 +56,7 @@ async def readiness(rt: GateContext, broker: KafkaBroker) -> tuple[bool, dict[st
         checks[f"{dependency}-consumer"] = f"retrying: {problem[:200]}"
     ready = all(v == "ok" for v in checks.values())
     rt.metrics.ready.set(1 if ready else 0)
+    checks.update({f"warning-{name}": text for name, text in rt.health.warnings.items()})
     return ready, checks
 
 
@@ -146,6 +148,9 @@ class HttpSide:
         return answer
 
     async def sign_out(self, request: Request) -> Response:
+        session = self.session(request)
+        if session is not None and request.headers.get("x-csrf-token") != session.csrf:
+            return error(403, "missing or wrong CSRF token")
         answer = Response(status_code=204)
         answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return answer
@@ -168,7 +173,8 @@ class HttpSide:
         return JSONResponse(view)
 
 
-def http_app(side: HttpSide, max_body_bytes: int) -> ASGIApp:
+def http_app(side: HttpSide, max_body_bytes: int, console: Console | None = None) -> ASGIApp:
+    """The whole allow-list; `console` adds the release owners' pages (service/console/)."""
     routes = [
         Route("/healthz", side.healthz, methods=["GET"]),
         Route("/readyz", side.readyz, methods=["GET"]),
@@ -179,6 +185,8 @@ def http_app(side: HttpSide, max_body_bytes: int) -> ASGIApp:
         Route("/session", side.sign_out, methods=["DELETE"]),
         Route("/packets/{packet_id}", side.packet, methods=["GET"]),
     ]
+    if console is not None:
+        routes += console_routes(console)
     return guarded(Starlette(routes=routes), max_body_bytes)
 
 

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
-from service.adapters.governance_file import GovernanceWatcher
+from service.adapters.governance_file import GovernanceWatcher, note_published_keys
 from service.domain.commands import Tick
 from service.domain.times import parse_time
 from service.gate.context import GateContext
@@ -106,6 +106,7 @@ def governance_step(rt: GateContext, watcher: GovernanceWatcher) -> Callable[[],
         if await watcher.poll():
             rt.metrics.governance_reloads.labels(outcome="applied").inc()
             rt.metrics.init_lanes(watcher.current.lanes)
+            note_published_keys(rt.log, rt.health, rt.metrics, watcher.current)
             rt.log.info("governance reloaded", extra={"fingerprint": watcher.current.fingerprint})
 
     return step

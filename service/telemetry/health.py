@@ -33,6 +33,8 @@ class Health:
     # records sent earlier would wait out the remaining joins (each one a rebalance).
     consumers: tuple[str, ...] = ()
     joined_topics: set[str] = field(default_factory=set)
+    # What an operator must know that does not stop the service (shown by /readyz).
+    warnings: dict[str, str] = field(default_factory=dict)
 
     def listener(self, topic: str) -> ConsumerRebalanceListener:
         return _Joined(self, topic)

@@ -246,6 +246,11 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.published_keys_trusted = Gauge(
+            "release_gate_published_keys_trusted",
+            "Release owners whose key in the governance file is a published test key (want 0).",
+            registry=self.registry,
+        )
         self.sign_in_failures = Counter(
             "release_gate_sign_in_failures_total",
             "Console sign-ins refused, by HTTP status (401 bad proof, 403 no role, 429 throttled).",

@@ -52,6 +52,7 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "governance_reloads": ("release_gate_governance_reloads", "counter", ("outcome",)),
     "scheduler_transitions": ("release_gate_scheduler_transitions", "counter", ("reason",)),
     "sign_in_failures": ("release_gate_sign_in_failures", "counter", ("status",)),
+    "published_keys_trusted": ("release_gate_published_keys_trusted", "gauge", ()),
     "parked_events": ("release_gate_parked_events", "gauge", ()),
     "parked_oldest_seconds": ("release_gate_parked_oldest_seconds", "gauge", ()),
 }
