@@ -124,7 +124,7 @@ class Console:
         window = {
             "start": _local(start),
             "end": _local(start + min(longest, timedelta(days=3))),
-            "longest": str(longest),
+            "longest": left(longest.total_seconds()),
         }
         data = {
             "packet_id": found.rev.packet_id,

@@ -149,7 +149,9 @@ class HttpSide:
 
     async def sign_out(self, request: Request) -> Response:
         session = self.session(request)
-        if session is not None and request.headers.get("x-csrf-token") != session.csrf:
+        if session is None:
+            return error(401, "not signed in")
+        if request.headers.get("x-csrf-token") != session.csrf:
             return error(403, "missing or wrong CSRF token")
         answer = Response(status_code=204)
         answer.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
@@ -173,7 +175,7 @@ class HttpSide:
         return JSONResponse(view)
 
 
-def http_app(side: HttpSide, max_body_bytes: int, console: Console | None = None) -> ASGIApp:
+def route_table(side: HttpSide, console: Console | None = None) -> list[Route]:
     """The whole allow-list; `console` adds the release owners' pages (service/console/)."""
     routes = [
         Route("/healthz", side.healthz, methods=["GET"]),
@@ -187,7 +189,11 @@ def http_app(side: HttpSide, max_body_bytes: int, console: Console | None = None
     ]
     if console is not None:
         routes += console_routes(console)
-    return guarded(Starlette(routes=routes), max_body_bytes)
+    return routes
+
+
+def http_app(side: HttpSide, max_body_bytes: int, console: Console | None = None) -> ASGIApp:
+    return guarded(Starlette(routes=route_table(side, console)), max_body_bytes)
 
 
 def router(lifespan_app: ASGIApp, http: ASGIApp) -> ASGIApp:
