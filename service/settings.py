@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # it each process makes its own and sessions do not survive a restart), this long.
     session_secret: SecretStr | None = None
     session_ttl_seconds: float = Field(default=1800.0, gt=0)
+    # Mark the session cookie Secure even when the request reached us over plain HTTP (TLS
+    # ended at a proxy in front); it is Secure anyway when the request came over https.
+    session_cookie_secure: bool = False
     max_http_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_level: str = "INFO"
     instance_id: str = Field(default_factory=_instance_id)

@@ -57,13 +57,24 @@ def keygen(
     typer.echo(f"public_key: {base64.b64encode(public).decode()}")
 
 
-def main() -> None:
-    from service.cli import commands, decisions  # the commands that talk to Kafka and the store
+_whole: list[typer.Typer] = []
 
-    decisions.register(app)
-    commands.register(app, audit)
+
+def whole_app() -> typer.Typer:
+    """The app with every command, those that talk to Kafka and the store included (they are
+    imported here, not at import time of this module)."""
+    if not _whole:
+        from service.cli import commands, decisions
+
+        decisions.register(app)
+        commands.register(app, audit)
+        _whole.append(app)
+    return _whole[0]
+
+
+def main() -> None:
     try:
-        app()
+        whole_app()()
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -142,7 +142,7 @@ class HttpSide:
             max_age=int(self.sessions.ttl),
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self.secure_cookies or request.url.scheme == "https",
             path="/",
         )
         return answer

@@ -66,14 +66,13 @@ DEAD_LETTER_KINDS: tuple[str, ...] = tuple(kind.value for kind in ErrorKind)
 HANDLER_OUTCOMES: tuple[str, ...] = ("applied", "duplicate", "refused", "dead-lettered", "retried")
 
 REVISION_STATES: tuple[str, ...] = tuple(state.value for state in RevisionState)
-# Withdrawn before executive review: superseded or expired while pending or approved. The
-# stale-block KPI adds these transitions (ops/prometheus/rules/recording.yml), so their
-# series exist from the start.
-WITHDRAWN_BEFORE_REVIEW: tuple[tuple[str, str, str], ...] = tuple(
-    (a.value, b.value, reason)
+NO_STATE = "none"
+# Every move of the lifecycle table, zero from the start: rate() and increase() see a
+# series' first increment only if the series existed before it (the stale-block KPI and
+# the withdrawn-after-release rule in ops/prometheus/rules/recording.yml read these).
+TRANSITION_SERIES: tuple[tuple[str, str, str], ...] = tuple(
+    (a.value if a else NO_STATE, b.value, reason)
     for (a, b), reasons in TRANSITIONS.items()
-    if a in (RevisionState.PENDING, RevisionState.APPROVED)
-    and b in (RevisionState.SUPERSEDED, RevisionState.EXPIRED)
     for reason in sorted(reasons)
 )
 
@@ -118,8 +117,6 @@ HANDLER_BUCKETS: tuple[float, ...] = (
     2.5,
     5.0,
 )
-
-NO_STATE = "none"
 
 
 def logical_topic(topic: str, prefix: str) -> str:
@@ -287,7 +284,7 @@ class Metrics:
                 self.dead_letters.labels(source_topic=topic, error_kind=kind)
         for state in REVISION_STATES:
             self.revisions.labels(state=state)
-        for from_state, to_state, reason in WITHDRAWN_BEFORE_REVIEW:
+        for from_state, to_state, reason in TRANSITION_SERIES:
             self.transitions.labels(from_state=from_state, to_state=to_state, reason=reason)
         for dependency in INFRA_DEPENDENCIES:
             self.infra_retries.labels(dependency=dependency)

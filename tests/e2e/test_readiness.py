@@ -16,11 +16,25 @@ def service_env() -> dict[str, str]:
     return {"SESSION_TIMEOUT_MS": "20000"}
 
 
-async def test_a_running_instance_reports_every_check_ok(service: ServiceProcess) -> None:
+TRUSTED = "exec-customer-review: user:dana.ortiz@support, exec-fast-review: user:dana.ortiz@support"
+
+
+async def test_a_running_instance_reports_every_check_ok_and_warns_of_published_keys(
+    service: ServiceProcess,
+) -> None:
     async with httpx.AsyncClient(timeout=5) as client:
         response = await client.get(service.url + "/readyz")
+        metrics = (await client.get(service.url + "/metrics")).text
     assert response.status_code == 200
-    assert response.json() == {"ready": True, "store": "ok", "kafka": "ok", "consumers": "ok"}
+    # The test governance trusts the contract's published owner key: ready, but warned.
+    assert response.json() == {
+        "ready": True,
+        "store": "ok",
+        "kafka": "ok",
+        "consumers": "ok",
+        "warning-governance": f"trusts published test keys (anyone can sign as): {TRUSTED}",
+    }
+    assert "release_gate_published_keys_trusted 2.0" in metrics
 
 
 async def test_an_instance_is_unready_until_its_consumers_have_joined_the_group(

@@ -251,13 +251,13 @@ def test_the_zero_initialised_sets_cover_the_contract_vocabulary() -> None:
     }
 
 
-def test_transitions_are_lazy_and_no_previous_state_is_counted_as_none(
+def test_transitions_start_at_zero_and_no_previous_state_is_counted_as_none(
     registry: CollectorRegistry, metrics: Metrics
 ) -> None:
     name = "release_gate_transitions_total"
     created = {"from_state": "none", "to_state": "pending", "reason": "packet-ready"}
     approved = {"from_state": "pending", "to_state": "approved", "reason": "approved"}
-    assert registry.get_sample_value(name, created) is None
+    assert registry.get_sample_value(name, created) == 0  # rate() then sees the first one
     metrics.transition(None, "pending", "packet-ready")
     metrics.transition("pending", "approved", "approved")
     assert registry.get_sample_value(name, created) == 1
