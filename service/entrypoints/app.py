@@ -247,7 +247,13 @@ def create_app(settings: Settings) -> tuple[ASGIApp, Service]:
         lambda: service.governance(),
         ttl_seconds=settings.session_ttl_seconds,
     )
-    side = HttpSide(lambda: service.rt, service.broker, sessions, lambda: document)
+    side = HttpSide(
+        lambda: service.rt,
+        service.broker,
+        sessions,
+        lambda: document,
+        secure_cookies=settings.session_cookie_secure,
+    )
     console = Console.build(lambda: service.rt, service.governance, sessions)
     return router(lifespan, http_app(side, settings.max_http_body_bytes, console)), service
 

@@ -86,13 +86,10 @@ class HttpSide:
         broker: KafkaBroker,
         sessions: Sessions,
         asyncapi: Callable[[], bytes],
+        secure_cookies: bool = False,
     ) -> None:
-        self.context, self.broker, self.sessions, self.asyncapi = (
-            context,
-            broker,
-            sessions,
-            asyncapi,
-        )
+        self.context, self.broker, self.sessions = context, broker, sessions
+        self.asyncapi, self.secure_cookies = asyncapi, secure_cookies
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.open(request.cookies.get(COOKIE))
