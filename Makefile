@@ -6,7 +6,7 @@ STACK := ops/stack/stack.sh
 PYTEST_ARGS ?=
 
 .PHONY: browser venv stack-up stack-down stack-status lint typecheck schemas test test-unit \
-	test-integration test-e2e test-chaos test-security run demo bench promtool-test clean
+	test-integration test-e2e test-chaos test-browser test-security run demo bench promtool-test clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@test -x .venv/bin/python || python3.11 -m venv .venv
@@ -51,6 +51,9 @@ test-e2e: venv browser
 
 test-chaos: venv
 	$(STACK) run -- $(PY) -m pytest tests/chaos -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+
+test-browser: venv browser
+	$(STACK) run -- $(PY) -m pytest tests/browser -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-security: venv
 	$(STACK) run -- $(PY) -m pytest tests/security -q -rP -p no:cacheprovider $(PYTEST_ARGS)

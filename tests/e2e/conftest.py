@@ -75,3 +75,4 @@ async def bus(service: ServiceProcess, prefix: str, warm_up: bool) -> AsyncItera
         await asyncio.gather(*(marker(b, topic, key) for topic in INPUT_TOPICS))
     yield b
     await b.stop()
+    assert b.conflicts() == [], "one id, two events: a consumer dropping duplicates loses one"

@@ -90,6 +90,7 @@ async def _warm_bus(service: ServiceProcess) -> AsyncIterator[Bus]:
         yield bus
     finally:
         await bus.stop()
+    assert bus.conflicts() == [], "one id, two events: a consumer dropping duplicates loses one"
 
 
 @pytest.fixture(scope="package")

@@ -121,3 +121,17 @@ class Bus:
                 lambda e: e["data"]["packet_id"] == packet_id and e["data"]["revision"] == revision,
             )
         ]
+
+    def conflicts(self) -> list[str]:
+        """Ids seen on more than one output topic, or with more than one content: a consumer
+        of every topic that drops duplicates by id (docs/contract.md) would lose an event."""
+        topics: dict[str, set[str]] = {}
+        bodies: dict[str, set[str]] = {}
+        for topic, event, _ in self.seen:
+            topics.setdefault(event["id"], set()).add(topic)
+            bodies.setdefault(event["id"], set()).add(json.dumps(event["data"], sort_keys=True))
+        return sorted(
+            f"{event_id}: on {sorted(topics[event_id])}, {len(bodies[event_id])} contents"
+            for event_id in topics
+            if len(topics[event_id]) > 1 or len(bodies[event_id]) > 1
+        )
