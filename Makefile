@@ -46,7 +46,7 @@ test-unit: venv
 test-integration: venv
 	$(STACK) run -- $(PY) -m pytest tests/integration -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
-test-e2e: venv browser
+test-e2e: venv promtool-test browser
 	$(STACK) run -- $(PY) -m pytest tests/e2e -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-chaos: venv

@@ -108,7 +108,8 @@ async def run_demo(settings: Settings, seed: bytes) -> int:
     finally:
         await demo.watcher.stop()
     typer.echo(
-        f"\nDone. See http://{settings.http_host}:{settings.http_port}/packets/{demo.packet_id}"
+        f"\nDone. Sign in at http://{settings.http_host}:{settings.http_port}/console to see"
+        f" {demo.packet_id} (key: ops/governance/demo-keys/dana.ortiz.pem)"
     )
     return 0
 

@@ -117,15 +117,19 @@ class HttpSide:
 
     async def sign_in(self, request: Request) -> Response:
         rt = self.context()
+        client = request.client.host if request.client else "unknown"
+        body: dict[str, Any] = {}
         try:
             body = await _json_body(request)
             identity = _text(body, "identity", vocab.IDENTITY_MAX)
             nonce, signature = _text(body, "challenge"), _text(body, "signature")
-            client = request.client.host if request.client else "unknown"
             value, session = self.sessions.sign_in(identity, nonce, signature, client)
         except SignInRefused as refused:
             rt.metrics.sign_in_failures.labels(status=str(refused.status)).inc()
-            rt.log.warning("sign-in refused", extra={"reason": refused.reason})
+            # Who and from where, never the challenge or the signature.
+            who = str(body.get("identity"))[:256]
+            extra = {"reason": refused.reason, "identity": who, "client": client}
+            rt.log.warning("sign-in refused", extra=extra)
             return error(refused.status, refused.reason)
         rt.log.info(
             "signed in", extra={"identity": session.identity, "lanes": sorted(session.roles)}

@@ -256,7 +256,7 @@ class Metrics:
         )
         self.parked_events = Gauge(
             "release_gate_parked_events",
-            "Early events this instance holds for a revision not stored yet (or a manifest).",
+            "Early events this instance holds for a revision not stored yet.",
             registry=self.registry,
         )
         self.parked_oldest_seconds = Gauge(

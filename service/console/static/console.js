@@ -240,9 +240,22 @@ async function revisionPage() {
   watchState(data);
 }
 
+async function forget(identity) {
+  const db = await openDb();
+  await new Promise((resolve, reject) => {
+    const tx = db.transaction(STORE, "readwrite");
+    tx.objectStore(STORE).delete(identity);
+    tx.oncomplete = resolve;
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
 async function signOut() {
   const session = sessionData();
   await send("DELETE", "/session", undefined, session && session.csrf);
+  if (session) {
+    await forget(session.identity);  // the key leaves this browser with the session
+  }
   window.location.assign("/console");
 }
 
