@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 INPUT_TOPICS = (
@@ -30,13 +33,37 @@ def _instance_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
+# Settings whose names an operator is likely to misspell with nothing else to notice: any
+# variable under these prefixes that names no setting (nor a setting's *_FILE) stops start-up.
+CHECKED_PREFIXES = ("KAFKA_SASL_", "KAFKA_SSL_", "KAFKA_SECURITY", "MONGODB_", "SESSION_")
+# Secrets that may come from a file named by <NAME>_FILE (a mounted Kubernetes Secret).
+SECRET_FILES = ("kafka_sasl_password", "kafka_ssl_key_password", "mongodb_url", "session_secret")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    mongodb_url: str = "mongodb://127.0.0.1:27017"
+    # How every Kafka client of the process and the CLI connects (adapters/kafka_security.py).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None  # trust only this CA (else the system's)
+    kafka_ssl_certfile: Path | None = None  # mTLS: the client certificate (PEM) ...
+    kafka_ssl_keyfile: Path | None = None  # ... and its key
+    kafka_ssl_key_password: SecretStr | None = None
+    # A URL may carry a password: it is a secret (never logged), or read from MONGODB_URL_FILE.
+    mongodb_url: SecretStr = SecretStr("mongodb://127.0.0.1:27017")
     mongodb_database: str = "release_gate"
     mongodb_max_pool_size: int = Field(default=16, ge=1)
+    # Acknowledged by a majority of a replica set, read as a majority has it: a fact the gate
+    # appended survives a primary's step-down (service/adapters/mongo_client.py).
+    mongodb_write_concern: str = "majority"
+    mongodb_read_concern: Literal["local", "majority", "linearizable"] = "majority"
+    # Topics the service creates: 1 and 1 for a laptop, 3 and 2 for a production cluster.
+    topic_replication_factor: int = Field(default=1, ge=1)
+    topic_min_insync_replicas: int = Field(default=1, ge=1)
     topic_prefix: str = ""
     governance_file: Path = Path("ops/governance/lanes.yaml")
     http_host: str = "127.0.0.1"
@@ -75,6 +102,42 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     instance_id: str = Field(default_factory=_instance_id)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _secrets_from_files(cls, values: Any) -> Any:
+        """<NAME>_FILE names a file holding the secret (a trailing newline is dropped)."""
+        if not isinstance(values, dict):
+            return values
+        for name in SECRET_FILES:
+            path = os.environ.get(f"{name.upper()}_FILE")
+            if path and name not in values:
+                values[name] = Path(path).read_text().rstrip("\n")
+        return values
+
     def topic(self, name: str) -> str:
         """A logical topic name with this deployment's prefix."""
         return f"{self.topic_prefix}{name}"
+
+
+def unknown_settings(environ: Mapping[str, str]) -> list[str]:
+    """Variables under CHECKED_PREFIXES that name no setting, each with a likely meaning."""
+    known = {name.upper() for name in Settings.model_fields}
+    known |= {f"{name.upper()}_FILE" for name in SECRET_FILES}
+    found = []
+    for key in sorted(environ):
+        if key.startswith(CHECKED_PREFIXES) and key not in known:
+            near = difflib.get_close_matches(key, sorted(known), n=1)
+            found.append(f"{key}" + (f" (did you mean {near[0]}?)" if near else ""))
+    return found
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """The settings from the environment; refuses a misspelt security or store setting."""
+    unknown = unknown_settings(os.environ if environ is None else environ)
+    if unknown:
+        raise SettingsRefused(f"unknown settings: {', '.join(unknown)}")
+    return Settings()
+
+
+class SettingsRefused(ValueError):
+    """A setting the service does not know: it would have been silently ignored."""

@@ -10,14 +10,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from service.adapters.kafka_security import client_options
 from service.adapters.outbox import encode
 from service.settings import Settings
 
 
 async def publish(settings: Settings, topic: str, key: str, event: Mapping[str, Any]) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, enable_idempotence=True
-    )
+    producer = AIOKafkaProducer(**client_options(settings), enable_idempotence=True)
     await producer.start()
     try:
         await producer.send_and_wait(settings.topic(topic), encode(event), key=key.encode())
@@ -34,14 +33,12 @@ class Watcher:
     def __init__(self, settings: Settings, topics: list[str]) -> None:
         self.settings = settings
         self.topics = [settings.topic(t) for t in topics]
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False
-        )
+        self.consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
         self.seen: list[tuple[str, Event]] = []
 
     async def start(self) -> None:
         await self.consumer.start()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        admin = AIOKafkaAdminClient(**client_options(self.settings))
         await admin.start()
         try:
             described = await admin.describe_topics(self.topics)

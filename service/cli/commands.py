@@ -9,7 +9,7 @@ import typer
 from pymongo.errors import PyMongoError
 
 from service.adapters.store import Projection
-from service.cli.common import fail, open_store, read_seed
+from service.cli.common import fail, open_store, read_seed, settings_from_env
 from service.cli.decisions import DEMO_KEY
 from service.domain.facts import group_by_revision, verify_chain
 from service.domain.revision import fold_packet
@@ -18,13 +18,13 @@ from service.settings import Settings
 
 def status(packet_id: str) -> None:
     """Print every revision of a packet, its state and its facts."""
-    asyncio.run(_status(Settings(), packet_id))
+    asyncio.run(_status(settings_from_env(), packet_id))
 
 
 def audit_verify() -> None:
     """Verify every revision's hash chain; exit 1 naming the first broken link."""
     try:
-        broken, revisions, facts = asyncio.run(_verify(Settings()))
+        broken, revisions, facts = asyncio.run(_verify(settings_from_env()))
     except PyMongoError as exc:  # an outage is not a broken chain: its own exit code
         raise fail(f"the store is unreachable: {type(exc).__name__}: {exc}", 2) from exc
     if broken:
@@ -35,7 +35,7 @@ def audit_verify() -> None:
 
 def rebuild_projections() -> None:
     """Rebuild the per-revision projections (state, due time) from the fact logs."""
-    count = asyncio.run(_rebuild(Settings()))
+    count = asyncio.run(_rebuild(settings_from_env()))
     typer.echo(f"rebuilt {count} revision projections")
 
 
@@ -43,7 +43,7 @@ def demo() -> None:
     """Play the seed scenario against the running stack and service."""
     from service.cli.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(Settings(), read_seed(DEMO_KEY))))
+    raise typer.Exit(asyncio.run(run_demo(settings_from_env(), read_seed(DEMO_KEY))))
 
 
 def register(app: typer.Typer, audit: typer.Typer) -> None:

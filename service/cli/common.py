@@ -6,22 +6,20 @@ import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pymongo import AsyncMongoClient
+from pydantic import ValidationError
 
+from service.adapters.mongo_client import open_client
 from service.adapters.mongo_store import MongoStore
-from service.settings import Settings
+from service.settings import Settings, SettingsRefused, load_settings
 
 
 @asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[MongoStore]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        settings.mongodb_url, tz_aware=True, serverSelectionTimeoutMS=5000
-    )
+    client = open_client(settings, pool=4)
     try:
         yield MongoStore(client[settings.mongodb_database])
     finally:
@@ -59,3 +57,17 @@ def seed_of_pem(pem: bytes, key_file: Path) -> bytes:
     if not isinstance(key, Ed25519PrivateKey):
         raise fail(f"{key_file}: not an Ed25519 key")
     return key.private_bytes_raw()
+
+
+def settings_from_env() -> Settings:
+    """The settings from the environment, or a message and exit 2 naming what is wrong
+    (a misspelt or invalid setting never starts anything; no secret is printed)."""
+    try:
+        return load_settings()
+    except SettingsRefused as refused:
+        raise fail(str(refused)) from refused
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors()
+        )
+        raise fail(f"invalid settings: {problems}") from invalid

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from service.adapters.kafka_clients import publish
-from service.cli.common import fail, open_store, read_seed
+from service.cli.common import fail, open_store, read_seed, settings_from_env
 from service.contract.envelope import make_event
 from service.domain.canonical import manifest_id
 from service.domain.revision import fold_packet
@@ -85,7 +85,7 @@ def approve(
     decision_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Sign an approval of one stored revision with the owner's key and publish it."""
-    settings = Settings()
+    settings = settings_from_env()
     seed = read_seed(key_file)
     start = parse_time(valid_from) if valid_from else datetime.now(UTC).replace(microsecond=0)
     packet = asyncio.run(stored_packet(settings, packet_id, revision))
@@ -114,7 +114,7 @@ def reject(
     decision_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Sign a rejection of one stored revision and publish it."""
-    settings = Settings()
+    settings = settings_from_env()
     seed = read_seed(key_file)
     now = datetime.now(UTC)
     packet = asyncio.run(stored_packet(settings, packet_id, revision))
@@ -133,7 +133,7 @@ def forward(
     request_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Publish a forward-request for a released revision."""
-    settings = Settings()
+    settings = settings_from_env()
     rid = request_id or f"FR-{packet_id}-r{revision}-{int(datetime.now(UTC).timestamp())}"
     data = {
         "request_id": rid,

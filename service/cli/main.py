@@ -11,8 +11,6 @@ from typing import Annotated
 
 import typer
 
-from service.settings import Settings
-
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 audit = typer.Typer(no_args_is_help=True, help="Audit the hash-chained fact logs.")
 app.add_typer(audit, name="audit")
@@ -23,9 +21,10 @@ def run() -> None:
     """Run the service (settings from the environment only)."""
     import uvicorn
 
+    from service.cli.common import settings_from_env
     from service.entrypoints.app import create_app
 
-    settings = Settings()
+    settings = settings_from_env()
     asgi, _ = create_app(settings)
     config = uvicorn.Config(
         asgi,

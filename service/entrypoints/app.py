@@ -19,10 +19,11 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
-from pymongo import AsyncMongoClient
 
 from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
+from service.adapters.kafka_security import client_options, kafka_security
+from service.adapters.mongo_client import Client, open_client
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
 from service.console.pages import Console
@@ -61,12 +62,13 @@ class Service:
             enable_idempotence=True,  # acks=all, no duplicates from producer retries
             max_request_size=dead_letter_bytes(settings),
             client_id=f"release-gate-{settings.instance_id}",
+            security=kafka_security(settings),
             middlewares=[
                 KafkaPrometheusMiddleware(registry=self.registry, app_name="release-gate")
             ],
             logger=self.log,
         )
-        self.client: AsyncMongoClient[dict[str, Any]] | None = None
+        self.client: Client | None = None
         self.watcher: GovernanceWatcher | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
@@ -117,19 +119,7 @@ class Service:
         self.watcher = watcher
         self.metrics.init_lanes(watcher.current.lanes)
         note_published_keys(self.log, self.health, self.metrics, watcher.current)
-        self.client = AsyncMongoClient(
-            s.mongodb_url,
-            tz_aware=True,
-            serverSelectionTimeoutMS=5000,
-            # No store call may hang forever: a dead connection must become an error
-            # the retry loop sees, not an await that never returns.
-            socketTimeoutMS=30_000,
-            connectTimeoutMS=5_000,
-            waitQueueTimeoutMS=30_000,
-            # FerretDB gives each database 100 SQLite connections; a batch's concurrent
-            # lookups queue here instead of exhausting them.
-            maxPoolSize=s.mongodb_max_pool_size,
-        )
+        self.client = open_client(s)
         store = MongoStore(self.client[s.mongodb_database], s.packet_cache_size)
         await until_available(self.log, "store", store.ensure_indexes)
         await until_available(self.log, "kafka", lambda: create_topics(s))
@@ -206,7 +196,7 @@ def dead_letter_bytes(settings: Settings) -> int:
 
 
 async def create_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**client_options(settings))
     await admin.start()
     try:
         existing = set(await admin.list_topics())

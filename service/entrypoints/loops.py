@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
+from service.adapters.kafka_security import client_options
 from service.domain.commands import Tick
 from service.domain.times import parse_time
 from service.gate.context import GateContext
@@ -117,9 +118,9 @@ class Monitor:
 
     def __init__(self, rt: GateContext) -> None:
         self.rt = rt
-        servers = rt.settings.kafka_bootstrap_servers
-        self.admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-        self.probe = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False)
+        options = client_options(rt.settings)
+        self.admin = AIOKafkaAdminClient(**options)
+        self.probe = AIOKafkaConsumer(**options, enable_auto_commit=False)
         self.started = False
         self.count = scan_cadence(rt)
 
