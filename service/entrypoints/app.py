@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import secrets
@@ -11,8 +10,6 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.asgi import AsgiFastStream
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -22,7 +19,8 @@ from prometheus_client import CollectorRegistry
 
 from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
-from service.adapters.kafka_security import client_options, kafka_security
+from service.adapters.kafka_security import kafka_security
+from service.adapters.kafka_topics import create_topics, dead_letter_bytes
 from service.adapters.mongo_client import Client, open_client
 from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
@@ -38,7 +36,7 @@ from service.gate.context import GateContext, utc_now
 from service.gate.due import DueTimes
 from service.gate.gate import Gate
 from service.handlers import HANDLERS, TopicHandler
-from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
+from service.settings import INPUT_TOPICS, Settings
 from service.telemetry.health import Health
 from service.telemetry.logs import configure_logging
 from service.telemetry.metrics import Metrics
@@ -183,38 +181,6 @@ async def until_available(
                 raise
             log.warning(f"waiting for {name} at start-up", extra={"error": repr(exc)})
             await asyncio.sleep(min(0.2 * attempt, 2.0))
-
-
-BROKER_DEFAULT_MESSAGE_BYTES = 1_048_588  # Kafka's message.max.bytes default
-
-
-def dead_letter_bytes(settings: Settings) -> int:
-    """Room for the largest dead letter: anything an input topic accepts (even input over
-    our own limit, which is dead-lettered too-large), base64-encoded, plus its envelope."""
-    largest = max(settings.max_message_bytes, BROKER_DEFAULT_MESSAGE_BYTES)
-    return largest * 4 // 3 + 64 * 1024
-
-
-async def create_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(**client_options(settings))
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        wanted = [settings.topic(t) for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
-        # A dead letter carries its input base64-encoded (4/3 the size) plus the envelope.
-        big = {"max.message.bytes": str(dead_letter_bytes(settings))}
-        new = [
-            NewTopic(
-                t, settings.topic_partitions, 1, topic_configs=big if "dead-letter" in t else {}
-            )
-            for t in wanted
-            if t not in existing
-        ]
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another instance was first
-                await admin.create_topics(new)
-    finally:
-        await admin.close()
 
 
 def create_app(settings: Settings) -> tuple[ASGIApp, Service]:

@@ -13,6 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
 from service.adapters.kafka_security import client_options
+from service.adapters.kafka_topics import topic_shapes
 from service.domain.commands import Tick
 from service.domain.times import parse_time
 from service.gate.context import GateContext
@@ -123,6 +124,7 @@ class Monitor:
         self.probe = AIOKafkaConsumer(**options, enable_auto_commit=False)
         self.started = False
         self.count = scan_cadence(rt)
+        self.count_topics = scan_cadence(rt)
 
     async def step(self) -> None:
         rt = self.rt
@@ -144,7 +146,23 @@ class Monitor:
                 position = meta.offset if meta is not None and meta.offset >= 0 else starts[tp]
                 rt.metrics.set_partition_position(logical, tp.partition, ends[tp], position)
         await self.count.run(rt.clock(), self._count_states)
+        await self.count_topics.run(rt.clock(), self._check_topics)
         rt.metrics.outbox_pending.set(await rt.store.count_unpublished())
+
+    async def _check_topics(self) -> None:
+        """Partitions and replication of each topic as metrics; a warning in /readyz for any
+        topic replicated less than TOPIC_REPLICATION_FACTOR asks."""
+        rt = self.rt
+        shapes = await topic_shapes(rt.settings, self.admin)
+        for topic, (partitions, replicas) in shapes.items():
+            rt.metrics.topic_partitions.labels(topic=topic).set(partitions)
+            rt.metrics.topic_replication.labels(topic=topic).set(replicas)
+        wanted = rt.settings.topic_replication_factor
+        short = sorted(t for t, (_, replicas) in shapes.items() if replicas < wanted)
+        if short:
+            rt.health.warnings["topics"] = f"replication below {wanted}: {', '.join(short)}"
+        else:
+            rt.health.warnings.pop("topics", None)
 
     async def _count_states(self) -> None:
         for state, count in (await self.rt.store.state_counts()).items():

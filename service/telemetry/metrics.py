@@ -243,6 +243,18 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.topic_partitions = Gauge(
+            "release_gate_topic_partitions",
+            "Partitions of each topic the service uses (logical name).",
+            ["topic"],
+            registry=self.registry,
+        )
+        self.topic_replication = Gauge(
+            "release_gate_topic_replication_factor",
+            "Replicas of each topic's least replicated partition (logical name).",
+            ["topic"],
+            registry=self.registry,
+        )
         self.published_keys_trusted = Gauge(
             "release_gate_published_keys_trusted",
             "Release owners whose key in the governance file is a published test key (want 0).",

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
-from service.entrypoints.app import create_topics
+from service.adapters.kafka_topics import create_topics
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
 from tests.chaos.checker import Input, Output
 from tests.chaos.workload import Step

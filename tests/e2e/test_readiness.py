@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.steps import sample, settled
 from tests.support.service import ServiceProcess
 
 
@@ -62,3 +63,11 @@ async def test_an_instance_is_unready_until_its_consumers_have_joined_the_group(
         # last test, so nothing waits for that.
         service.signal(signal.SIGCONT)
         await second.stop()
+
+
+async def test_each_topic_reports_its_partitions_and_replication(service: ServiceProcess) -> None:
+    expected = {}
+    for topic in ("packet-ready", "approval-decision", "release-manifest", "dead-letter"):
+        expected[sample("release_gate_topic_partitions", topic=topic)] = 3.0
+        expected[sample("release_gate_topic_replication_factor", topic=topic)] = 1.0
+    await settled(service, expected)

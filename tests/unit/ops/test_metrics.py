@@ -53,6 +53,8 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "scheduler_transitions": ("release_gate_scheduler_transitions", "counter", ("reason",)),
     "sign_in_failures": ("release_gate_sign_in_failures", "counter", ("status",)),
     "published_keys_trusted": ("release_gate_published_keys_trusted", "gauge", ()),
+    "topic_partitions": ("release_gate_topic_partitions", "gauge", ("topic",)),
+    "topic_replication": ("release_gate_topic_replication_factor", "gauge", ("topic",)),
     "parked_events": ("release_gate_parked_events", "gauge", ()),
     "parked_oldest_seconds": ("release_gate_parked_oldest_seconds", "gauge", ()),
 }

@@ -1,0 +1,66 @@
+"""The topics the service creates and checks: partitions, replication, sizes, per prefix."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from service.adapters.kafka_security import client_options
+from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
+
+BROKER_DEFAULT_MESSAGE_BYTES = 1_048_588  # Kafka's message.max.bytes default
+
+
+def dead_letter_bytes(settings: Settings) -> int:
+    """Room for the largest dead letter: anything an input topic accepts (even input over
+    our own limit, which is dead-lettered too-large), base64-encoded, plus its envelope."""
+    largest = max(settings.max_message_bytes, BROKER_DEFAULT_MESSAGE_BYTES)
+    return largest * 4 // 3 + 64 * 1024
+
+
+async def create_topics(settings: Settings) -> None:
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [settings.topic(t) for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
+        # A dead letter carries its input base64-encoded (4/3 the size) plus the envelope.
+        big = {"max.message.bytes": str(dead_letter_bytes(settings))}
+        # A write is acknowledged once min.insync.replicas have it (acks=all): with 3 and 2,
+        # one broker may be down without losing an acknowledged record or stopping writes.
+        insync = {"min.insync.replicas": str(settings.topic_min_insync_replicas)}
+        new = [
+            NewTopic(
+                t,
+                settings.topic_partitions,
+                settings.topic_replication_factor,
+                topic_configs={**insync, **(big if "dead-letter" in t else {})},
+            )
+            for t in wanted
+            if t not in existing
+        ]
+        if new:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another instance was first
+                await admin.create_topics(new)
+    finally:
+        await admin.close()
+
+
+async def topic_shapes(
+    settings: Settings, admin: AIOKafkaAdminClient
+) -> dict[str, tuple[int, int]]:
+    """Logical topic -> (partitions, replication factor) as the cluster has them now."""
+    names = [settings.topic(t) for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
+    shapes: dict[str, tuple[int, int]] = {}
+    for described in await admin.describe_topics(names):
+        partitions = described.get("partitions") or []
+        if described.get("error_code") or not partitions:
+            continue
+        replicas = min(len(p.get("replicas") or ()) for p in partitions)
+        shapes[str(described["topic"]).removeprefix(settings.topic_prefix)] = (
+            len(partitions),
+            replicas,
+        )
+    return shapes
