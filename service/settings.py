@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     max_parked_total: int = Field(default=10_000, ge=1)
     conflict_retries: int = Field(default=10, ge=1)
     retry_backoff_max_seconds: float = Field(default=5.0, gt=0)
+    # Static group membership (Kubernetes: the pod name): a restarted instance takes back its
+    # partitions without a rebalance of every member. Each of the five consumers adds its topic.
+    group_instance_id: str | None = None
+    # On SIGTERM each consumer finishes the batch it holds, for at most this long, before the
+    # process exits: keep it below Kubernetes' terminationGracePeriodSeconds.
+    shutdown_grace_seconds: float = Field(default=15.0, gt=0)
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
     max_poll_interval_ms: int = 300_000

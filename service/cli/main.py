@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +35,11 @@ def run() -> None:
         log_config=None,
         access_log=False,
     )
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT (the consumers finish and commit the
+    # batch they hold), then raises the signal again under the handlers it found: these make
+    # that a clean exit 0 instead of death by signal.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
     asyncio.run(uvicorn.Server(config).serve())
 
 

@@ -58,6 +58,7 @@ class Service:
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
             enable_idempotence=True,  # acks=all, no duplicates from producer retries
+            graceful_timeout=settings.shutdown_grace_seconds,
             max_request_size=dead_letter_bytes(settings),
             client_id=f"release-gate-{settings.instance_id}",
             security=kafka_security(settings),
@@ -90,6 +91,7 @@ class Service:
         subscriber = self.broker.subscriber(
             s.topic(topic),
             group_id=s.consumer_group,
+            group_instance_id=f"{s.group_instance_id}-{topic}" if s.group_instance_id else None,
             batch=True,
             max_records=s.batch_max_records,
             auto_offset_reset="earliest",
@@ -151,6 +153,10 @@ class Service:
         self.log.info("release gate started", extra={"instance": s.instance_id})
 
     async def stop(self) -> None:
+        # FastStream then closes the consumers, each after its in-flight batch is done, for at
+        # most SHUTDOWN_GRACE_SECONDS; a record taken but not committed is redelivered to the
+        # next member and recognised there as a duplicate (tests/e2e/test_graceful_shutdown.py).
+        self.log.info("release gate stopping", extra={"instance": self.settings.instance_id})
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -160,6 +166,7 @@ class Service:
     async def closed(self) -> None:
         if self.client is not None:
             await self.client.close()
+        self.log.info("release gate stopped", extra={"instance": self.settings.instance_id})
 
     def _governance_refused(self, reason: str) -> None:
         self.metrics.governance_reloads.labels(outcome="refused").inc()

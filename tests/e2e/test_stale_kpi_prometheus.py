@@ -107,13 +107,16 @@ async def until_present(url: str, expr: str, within: float = 30) -> list[dict[st
     raise AssertionError(f"{expr} has no value after {within}s")
 
 
-async def until_positive(url: str, expr: str, within: float = 60) -> list[dict[str, Any]]:
-    """Query until the rule's value is above zero (rules run every second here)."""
+async def until_positive(
+    url: str, expr: str, within: float = 60, labels: set[str] | None = None, label: str = ""
+) -> list[dict[str, Any]]:
+    """Query until the rule's value is above zero (rules run every second here); with
+    `labels`, until a series is above zero for each of those values of `label`."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while loop.time() < deadline:
         found = [r for r in await query(url, expr) if float(r["value"][1]) > 0]
-        if found:
+        if found and (labels is None or labels <= {r["metric"].get(label) for r in found}):
             return found
         await asyncio.sleep(0.5)  # polling: Prometheus pushes nothing
     raise AssertionError(f"{expr} stayed at zero for {within}s: {await query(url, expr)}")
@@ -137,8 +140,9 @@ async def test_revisions_superseded_before_review_count_as_stale_blocks(
     await lifecycle_event(bus, pid, 1, "superseded")
     [stale] = await until_positive(prometheus, STALE)
     assert stale["metric"]["job"] == "release-gate"
-    reasons = {r["metric"]["reason"] for r in await until_positive(prometheus, BEFORE_REVIEW)}
-    assert {"newer-revision", "evidence-changed"} <= reasons
+    both = {"newer-revision", "evidence-changed"}
+    found = await until_positive(prometheus, BEFORE_REVIEW, labels=both, label="reason")
+    assert both <= {r["metric"]["reason"] for r in found}
     positive = [r for r in await query(prometheus, AFTER_RELEASE) if float(r["value"][1]) > 0]
     assert positive == []
 

@@ -40,6 +40,7 @@ class ServiceProcess:
         port: int | None = None,
     ) -> None:
         self.port = port or free_port()
+        self.extra_env = dict(extra_env or {})
         self.log_path = workdir / f"service-{prefix}{self.port}.log"
         self.env = {
             **os.environ,
@@ -100,6 +101,10 @@ class ServiceProcess:
                     pass
                 await asyncio.sleep(0.2)  # polling readiness: there is no event to await
         raise AssertionError(f"no wanted /readyz answer in {within}s; see {self.log_path}")
+
+    def env_extra(self) -> dict[str, str]:
+        """The settings this instance was given beyond the common ones (for a successor)."""
+        return dict(self.extra_env)
 
     def signal(self, sig: int) -> None:
         assert self.proc is not None
