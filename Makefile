@@ -6,7 +6,7 @@ STACK := ops/stack/stack.sh
 PYTEST_ARGS ?=
 
 .PHONY: browser venv stack-up stack-down stack-status lint typecheck schemas test test-unit \
-	test-integration test-e2e test-chaos test-browser test-security run demo bench promtool-test clean
+	test-integration test-e2e test-chaos test-browser test-security run demo bench promtool-test k8s-tools clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@test -x .venv/bin/python || python3.11 -m venv .venv
@@ -36,6 +36,10 @@ schemas: venv
 promtool-test:
 	ops/prometheus/check.sh
 
+# Helm for the chart test (tests/integration/test_helm_chart.py), built once into .local/bin.
+k8s-tools:
+	ops/k8s-tools.sh
+
 browser:
 	ops/stack/browser.sh
 
@@ -43,7 +47,7 @@ browser:
 test-unit: venv
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
-test-integration: venv
+test-integration: venv k8s-tools
 	$(STACK) run -- $(PY) -m pytest tests/integration -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-e2e: venv promtool-test browser
@@ -59,7 +63,7 @@ test-security: venv
 	$(STACK) run -- $(PY) -m pytest tests/security -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 # Starts whatever part of the stack is not running, runs everything, stops what it started.
-test: venv lint promtool-test browser
+test: venv lint promtool-test browser k8s-tools
 	$(STACK) run -- $(PY) -m pytest -q -rP -p no:cacheprovider $(PYTEST_ARGS)
 
 run: venv stack-up
