@@ -33,14 +33,16 @@ command -v go >/dev/null 2>&1 || {
 }
 
 log "building helm $HELM_VERSION into $HELM (go install; a few minutes)"
-mkdir -p "$LOCAL/bin" "$LOCAL/go" "$LOCAL/go-cache"
+mkdir -p "$LOCAL/bin"
 ldflags="-w -s"
 ldflags+=" -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 ldflags+=" -X helm.sh/helm/v3/internal/version.metadata="
 for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   ldflags+=" -X $pkg.k8sVersionMajor=$K8S_MAJOR -X $pkg.k8sVersionMinor=$K8S_MINOR"
 done
-GOBIN=$LOCAL/bin GOPATH=$LOCAL/go GOCACHE=$LOCAL/go-cache GOFLAGS=-modcacherw CGO_ENABLED=0 \
+# Go's own module and build caches (as for FerretDB in ops/stack/stack.sh): a second
+# checkout on the same machine builds in seconds; only the binary lands in .local/bin.
+GOBIN=$LOCAL/bin GOFLAGS=-modcacherw CGO_ENABLED=0 \
   go install -trimpath -ldflags "$ldflags" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 
 got=$(installed_version)
