@@ -117,7 +117,11 @@ class Settings(BaseSettings):
         for name in SECRET_FILES:
             path = os.environ.get(f"{name.upper()}_FILE")
             if path and name not in values:
-                values[name] = Path(path).read_text().rstrip("\n")
+                try:
+                    values[name] = Path(path).read_text().rstrip("\n")
+                except OSError as exc:  # the path is no secret; the content is never shown
+                    problem = f"{name.upper()}_FILE: cannot read {path}: {exc.strerror}"
+                    raise ValueError(problem) from None
         return values
 
     def topic(self, name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from service.adapters.kafka_security import client_options
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
@@ -43,9 +43,36 @@ async def create_topics(settings: Settings) -> None:
         ]
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):  # another instance was first
-                await admin.create_topics(new)
+                answer = await admin.create_topics(new)
+                refused = refusals(answer)
+                if refused:
+                    raise TopicsRefused(f"the cluster refused to create topics: {refused}")
+                if refusals(answer, retriable=True):  # a controller moving: try again
+                    raise KafkaError(f"topic creation to retry: {refusals(answer, True)}")
     finally:
         await admin.close()
+
+
+class TopicsRefused(RuntimeError):
+    """Topic creation failed for a reason waiting cannot mend (a missing Create ACL, more
+    replicas than brokers): start-up stops and says which topic and why."""
+
+
+ALREADY_EXISTS = 36
+
+
+def refusals(response: object, retriable: bool = False) -> list[str]:
+    """`topic: error` for each topic the CreateTopics response did not create, for errors
+    that waiting cannot mend (or, with `retriable`, for those it can)."""
+    errors = getattr(response, "topic_errors", None) or []
+    found = []
+    for entry in errors:
+        topic, code = entry[0], int(entry[1])
+        if code in (0, ALREADY_EXISTS) or for_code(code).retriable != retriable:
+            continue
+        message = entry[2] if len(entry) > 2 and entry[2] else for_code(code).__name__
+        found.append(f"{topic}: {message}")
+    return found
 
 
 async def topic_shapes(

@@ -22,11 +22,15 @@ def run() -> None:
     """Run the service (settings from the environment only)."""
     import uvicorn
 
-    from service.cli.common import settings_from_env
+    from service.cli.common import fail, settings_from_env
     from service.entrypoints.app import create_app
+    from service.settings import SettingsRefused
 
     settings = settings_from_env()
-    asgi, _ = create_app(settings)
+    try:
+        asgi, _ = create_app(settings)
+    except SettingsRefused as refused:
+        raise fail(str(refused)) from refused
     config = uvicorn.Config(
         asgi,
         host=settings.http_host,

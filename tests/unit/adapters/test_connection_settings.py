@@ -9,6 +9,7 @@ from faststream.security import SASLScram512
 from typer.testing import CliRunner
 
 from service.adapters.kafka_security import client_options, kafka_security
+from service.adapters.kafka_topics import refusals
 from service.cli.main import whole_app
 from service.settings import Settings, SettingsRefused, load_settings, unknown_settings
 
@@ -72,3 +73,31 @@ def test_the_service_refuses_to_start_on_a_misspelt_setting(
     result = CliRunner().invoke(whole_app(), ["run"])
     assert result.exit_code == 2
     assert "KAFKA_SSL_CA_FILE (did you mean KAFKA_SSL_CAFILE?)" in result.output
+
+
+def test_an_unreadable_secret_file_or_missing_credentials_stop_the_service_with_a_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD_FILE", "/nonexistent/pw")
+    unreadable = CliRunner().invoke(whole_app(), ["run"])
+    assert unreadable.exit_code == 2
+    assert "KAFKA_SASL_PASSWORD_FILE: cannot read /nonexistent/pw" in unreadable.output
+    monkeypatch.delenv("KAFKA_SASL_PASSWORD_FILE")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    missing = CliRunner().invoke(whole_app(), ["run"])
+    assert missing.exit_code == 2
+    assert "needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD" in missing.output
+
+
+def test_a_refused_topic_creation_names_the_topic_and_the_reason() -> None:
+    class Response:
+        def __init__(self) -> None:
+            self.topic_errors = [
+                ("t-ok", 0, None),
+                ("t-exists", 36, "exists"),
+                ("t-acl", 29, "denied"),
+                ("t-moving", 41, None),
+            ]
+
+    assert refusals(Response()) == ["t-acl: denied"]
+    assert refusals(Response(), retriable=True) == ["t-moving: NotControllerError"]

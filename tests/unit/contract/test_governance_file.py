@@ -7,7 +7,14 @@ import pytest
 
 from service.adapters.governance_file import GovernanceWatcher, load_governance
 from service.domain.governance import GovernanceError
-from tests.support.builders import text
+from tests.support.builders import (
+    OWNER,
+    SECOND_OWNER,
+    SECOND_SEED,
+    governance_yaml,
+    lane_yaml,
+    text,
+)
 
 EXAMPLE = text("lanes.yaml")
 _tick = [1_900_000_000]
@@ -81,3 +88,26 @@ def test_a_watcher_without_an_error_callback_still_keeps_the_last_good(tmp_path:
     write(path, "not: [valid")
     assert watcher.check() is False
     assert watcher.current.lane("exec-customer-review") is not None
+
+
+async def test_the_watcher_follows_a_configmap_swap_of_its_data_symlink(tmp_path: Path) -> None:
+    """Kubernetes mounts a ConfigMap as `lanes.yaml -> ..data/lanes.yaml`, `..data -> ..<ts>`
+    and updates it by pointing `..data` at a new folder in one rename."""
+    first, second = tmp_path / "..2026_12_01_a", tmp_path / "..2026_12_01_b"
+    first.mkdir()
+    second.mkdir()
+    (first / "lanes.yaml").write_text(governance_yaml())
+    (second / "lanes.yaml").write_text(
+        "lanes:\n" + lane_yaml("exec-customer-review", owners=((SECOND_OWNER, SECOND_SEED),))
+    )
+    (tmp_path / "..data").symlink_to(first.name)
+    (tmp_path / "lanes.yaml").symlink_to("..data/lanes.yaml")
+    watcher = GovernanceWatcher(tmp_path / "lanes.yaml")
+    before = watcher.current.lane("exec-customer-review")
+    assert before is not None and before.owner(OWNER) is not None
+    (tmp_path / "..data_tmp").symlink_to(second.name)
+    os.replace(tmp_path / "..data_tmp", tmp_path / "..data")  # the atomic swap
+    assert await watcher.poll() is True
+    lane = watcher.current.lane("exec-customer-review")
+    assert lane is not None and lane.owner(OWNER) is None and lane.owner(SECOND_OWNER) is not None
+    assert watcher.current.lane("exec-fast-review") is None
