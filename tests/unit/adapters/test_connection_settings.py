@@ -57,6 +57,8 @@ def test_secrets_come_from_files_and_never_show_in_the_settings_text(
 ) -> None:
     (tmp_path / "pw").write_text("from-a-file\n")
     (tmp_path / "url").write_text("mongodb://gate:hunter22@db:27017\n")
+    for name in ("KAFKA_SASL_PASSWORD", "MONGODB_URL"):  # the variable itself would win
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KAFKA_SASL_PASSWORD_FILE", str(tmp_path / "pw"))
     monkeypatch.setenv("MONGODB_URL_FILE", str(tmp_path / "url"))
     settings = load_settings()
