@@ -6,7 +6,8 @@ STACK := ops/stack/stack.sh
 PYTEST_ARGS ?=
 
 .PHONY: browser venv stack-up stack-down stack-status lint typecheck schemas test test-unit \
-	test-integration test-e2e test-chaos test-browser test-security run demo bench promtool-test k8s-tools clean
+	test-integration test-e2e test-chaos test-browser test-security run demo bench promtool-test k8s-tools \
+	mutation clean
 
 .venv/.synced: pyproject.toml uv.lock
 	@test -x .venv/bin/python || python3.11 -m venv .venv
@@ -71,6 +72,14 @@ run: venv stack-up
 
 demo: venv
 	$(PY) -m service demo
+
+# The domain's mutation score under the unit tier (mutmut, configured in pyproject.toml;
+# tens of minutes on two cores, not part of `make test`). Results stay in mutants/ for
+# `mutmut show NAME` and `mutmut browse`.
+mutation: venv
+	rm -rf mutants
+	.venv/bin/mutmut run --max-children $$(nproc)
+	$(PY) -m tests.support.mutation
 
 bench: venv
 	$(STACK) run -- $(PY) -m tests.bench.run

@@ -18,10 +18,12 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from tests.chaos.model import TERMINAL, Rev, canonical, index_revisions
+from tests.chaos.model import TERMINAL, Governance, Rev, canonical, index_revisions, ts
+from tests.chaos.outcomes import predict
 from tests.chaos.rules import audit_trail, forwards, manifests
 
 Event = dict[str, Any]
+FINDINGS = ("lost", "conflicting", "wrong", "audit", "missed", "premature")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,14 @@ class Input:
     def data(self) -> dict[str, Any]:
         return dict((self.event or {}).get("data") or {})
 
+    @cached_property
+    def sent_at(self) -> datetime | None:
+        """The envelope's time: when the harness built it, so no later than it was sent."""
+        try:
+            return ts((self.event or {})["time"])
+        except (KeyError, ValueError):
+            return None
+
 
 @dataclass(frozen=True)
 class Output:
@@ -66,23 +76,28 @@ class Report:
     conflicting: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     audit: list[str] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)  # had to happen, did not (or was refused)
+    premature: list[str] = field(default_factory=list)  # before its due time or its cause
     counts: dict[str, int] = field(default_factory=dict)
     next_due: datetime | None = None  # earliest time-driven transition still to come
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.conflicting or self.wrong or self.audit)
+        """No finding, and a run that recorded inputs and released something."""
+        findings = [getattr(self, name) for name in FINDINGS]
+        ran = self.counts.get("inputs", 0) > 0 and self.counts.get("manifests", 0) > 0
+        return ran and not any(findings)
 
     def line(self) -> str:
-        head = (
-            f"lost={len(self.lost)} conflicting={len(self.conflicting)} "
-            f"wrong={len(self.wrong)} audit={len(self.audit)}"
-        )
+        head = " ".join(f"{name}={len(getattr(self, name))}" for name in FINDINGS)
         return head + "".join(f" {k}={v}" for k, v in self.counts.items())
 
     def details(self, limit: int = 15) -> str:
         parts = []
-        for name in ("lost", "conflicting", "wrong", "audit"):
+        inputs, released = self.counts.get("inputs", 0), self.counts.get("manifests", 0)
+        if not inputs or not released:
+            parts.append(f"  ran: {inputs} inputs, {released} manifests")
+        for name in FINDINGS:
             items: list[str] = getattr(self, name)
             parts += [f"  {name}: {item}" for item in items[:limit]]
             if len(items) > limit:
@@ -112,12 +127,13 @@ def check(
     outputs: Iterable[Output],
     *,
     now: datetime,
-    max_pending: Mapping[str, timedelta],
+    governance: Governance,
     grace: timedelta = timedelta(seconds=10),
     views: Mapping[str, Mapping[str, Any] | None] | None = None,
     audit_ok: bool | None = None,
 ) -> Report:
-    """Every check over one run. `views` are /packets/{id} bodies (None for a 404)."""
+    """Every check over one run. `governance`: the lanes the instances were given; `views`
+    are /packets/{id} bodies (None for a 404)."""
     report = Report()
     produced = list(inputs)
     distinct = list({i.raw: i for i in produced}.values())
@@ -126,9 +142,11 @@ def check(
     dead = _dead_letters_by_input(events.get("dead-letter", {}), distinct, report)
     _account_inputs(distinct, revs, events, dead, report)
     _evidence_applied(distinct, revs, report)
+    max_pending = {lane_id: lane.max_pending for lane_id, lane in governance.items()}
     _time_driven(revs, now, max_pending, grace, report)
     manifests(distinct, revs, report)
     forwards(distinct, events, revs, report)
+    predict(distinct, revs, events, governance, report)
     if views is not None:
         audit_trail(events, views, report)
     if audit_ok is False:

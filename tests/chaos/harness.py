@@ -4,6 +4,7 @@ quiescence awaited from the outputs the inputs must produce; then the offline ve
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import shutil
@@ -11,23 +12,44 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS
 from tests.chaos.checker import Report, check
+from tests.chaos.model import LaneSpec
 from tests.chaos.streams import Producer, Reader, consumed_everything, ensure_topics
 from tests.chaos.workload import Plan, Workload
 from tests.support import kafka
-from tests.support.builders import FAST_LANE, LANE
+from tests.support.builders import (
+    FAST_LANE,
+    LANE,
+    OWNER,
+    OWNER_PUBLIC_KEY,
+    RECIPIENTS,
+    REQUIRED_EVIDENCE,
+    SECOND_OWNER,
+    SECOND_SEED,
+    public_b64,
+)
 from tests.support.service import ServiceProcess
 
 FAST_PENDING = timedelta(seconds=4)  # governance_yaml()'s default for the fast lane
 MAX_PENDING = {LANE: timedelta(days=14), FAST_LANE: FAST_PENDING}
+# What governance_yaml() (conftest.py) gives the instances, as the checker reads it.
+OWNER_KEYS = {OWNER: OWNER_PUBLIC_KEY, SECOND_OWNER: base64.b64decode(public_b64(SECOND_SEED))}
+GOVERNANCE = {
+    lane: LaneSpec(
+        frozenset(RECIPIENTS), OWNER_KEYS, timedelta(days=7), pending, frozenset(REQUIRED_EVIDENCE)
+    )
+    for lane, pending in MAX_PENDING.items()
+}
 # Short group timeouts so a killed or frozen instance is replaced in seconds, and short
 # back-off so an outage ends in seconds too (both are settings, not code changes).
 SESSION_TIMEOUT_S = 6
@@ -59,6 +81,7 @@ class ChaosRun:
         self.started = time.monotonic()
         self.marks: list[str] = []  # when each phase ended, printed with the verdict
         self.passed = False
+        self.scrapes: dict[ServiceProcess, str] = {}  # /metrics of each instance alive at the end
 
     def mark(self, label: str) -> None:
         self.marks.append(f"{label}@{time.monotonic() - self.started:.0f}s")
@@ -101,7 +124,7 @@ class ChaosRun:
             self.producer.sent,
             self.reader.outputs,
             now=utcnow(),
-            max_pending=MAX_PENDING,
+            governance=GOVERNANCE,
             grace=grace,
             views=views,
             audit_ok=audit_ok,
@@ -117,6 +140,32 @@ class ChaosRun:
             if (not report.lost and not soon) or loop.time() > deadline:
                 return report
             await self.reader.wait_change(0.5)  # re-check time-driven work twice a second
+
+    async def members(self, svc: ServiceProcess, group: str = "gate") -> set[str]:
+        """The member ids `svc`'s consumers hold in the group now (none: it is no member).
+
+        Each instance's consumers carry the client id `release-gate-<host>-<pid>`."""
+        assert svc.proc is not None
+        async with kafka.admin(self.bootstrap) as admin:
+            responses = await admin.describe_consumer_groups([self.prefix + group])
+        return {
+            member["member_id"]
+            for response in responses
+            for described in response.to_object()["groups"]
+            for member in described["members"]
+            if str(member["client_id"]).endswith(f"-{svc.proc.pid}")
+        }
+
+    async def membership(
+        self, svc: ServiceProcess, wanted: Callable[[set[str]], bool], within: float = 60
+    ) -> set[str]:
+        """Poll the group until `svc`'s member ids are `wanted`; they are returned."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while not wanted(found := await self.members(svc)):
+            assert loop.time() < deadline, f"membership of {svc.url} never as wanted: {found}"
+            await asyncio.sleep(0.5)  # group membership is polled: there is no event
+        return found
 
     async def group_caught_up(self, group: str, within: float = 90) -> None:
         loop = asyncio.get_running_loop()
@@ -147,6 +196,7 @@ class ChaosRun:
             audit = asyncio.create_task(asyncio.to_thread(live[0].cli, "audit", "verify"))
             views = await self.views(live[0])
             self.mark("viewed")
+            self.scrapes = {svc: await scrape(svc) for svc in live}
             # Quiet: whatever an instance still sent would repeat an output already here.
             await asyncio.gather(*(svc.kill() for svc in live))
             result = await audit
@@ -224,6 +274,23 @@ class ChaosRun:
             await client.drop_database(self.database)
         finally:
             await client.close()
+
+
+async def scrape(svc: ServiceProcess) -> str:
+    async with httpx.AsyncClient(base_url=svc.url, timeout=10) as client:
+        response = await client.get("/metrics")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """The sum of a scraped series over the samples matching `labels`."""
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 async def stop(svc: ServiceProcess) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -10,6 +11,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 if TYPE_CHECKING:
     from tests.chaos.checker import Input, Report
@@ -44,6 +47,31 @@ def ts(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
 
 
+@dataclass(frozen=True)
+class LaneSpec:
+    """One lane of the governance the run's instances were given, as the checker needs it."""
+
+    recipients: frozenset[str]
+    owners: Mapping[str, bytes]  # release owner -> raw Ed25519 public key
+    max_validity: timedelta
+    max_pending: timedelta
+    required: frozenset[str] = frozenset()
+
+
+Governance = Mapping[str, LaneSpec]
+
+
+def signed_by(data: Mapping[str, Any], key: bytes) -> bool:
+    """The approval's signature verifies with `key` over its RFC 8785 form (docs/contract.md)."""
+    try:
+        raw = base64.b64decode(str(data.get("signature", "")), validate=True)
+        body = {k: v for k, v in data.items() if k != "signature"}
+        Ed25519PublicKey.from_public_bytes(key).verify(raw, canonical(body))
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
 @dataclass
 class Rev:
     packet_id: str
@@ -54,6 +82,20 @@ class Rev:
     approval: Input | None = None  # the decision that approved it
     final: str | None = None
     entered: dict[str, datetime] = field(default_factory=dict)
+    path: list[tuple[datetime, str]] = field(default_factory=list)  # (at, state entered)
+
+    def states_at(self, at: datetime) -> set[str | None]:
+        """The states the revision may have been in when something was decided at `at`: the
+        one it was in just before, and any entered at that very instant (one decision can
+        store a revision and decide what waited for it, in either order of the two)."""
+        before: str | None = None
+        ties: set[str | None] = set()
+        for when, state in self.path:
+            if when < at:
+                before = state
+            elif when == at:
+                ties.add(state)
+        return {before, *ties}
 
     @property
     def name(self) -> str:
@@ -151,6 +193,10 @@ def _walk(rev: Rev, by_id: Mapping[str, Input], report: Report) -> None:
         if state == "approved" and cause and cause.topic == "approval-decision":
             rev.approval = cause
     rev.final = state
+    # Every move in time order, including one after a gap (reported below): what a forward
+    # or an approval decided at some instant saw.
+    moves = [(ts(e["data"]["at"]), str(e["data"]["to_state"])) for e in rev.transitions]
+    rev.path = sorted(moves, key=lambda move: move[0])
     reached = {None, *rev.entered}
     for event in rev.transitions:
         d = event["data"]

@@ -1,4 +1,5 @@
-"""The checker catches each kind of violation on synthetic runs (no stack needed)."""
+"""The checker catches each kind of violation on synthetic runs (no stack needed), and fails a
+run that did nothing, refused everything or expired early."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from service.contract.envelope import envelope_of
 from service.domain import events
 from service.domain.canonical import manifest_hash
 from service.domain.times import format_time
-from tests.chaos.checker import Input, Output, Report, check, new_outputs
+from tests.chaos.checker import FINDINGS, Input, Output, Report, check, new_outputs
+from tests.chaos.harness import OWNER_KEYS
+from tests.chaos.model import LaneSpec
 from tests.support.builders import (
     AUDIENCE,
     LANE,
+    RECIPIENTS,
+    REQUIRED_EVIDENCE,
     approval,
     envelope,
     evidence_changed,
@@ -24,16 +29,24 @@ from tests.support.builders import (
 )
 
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
-MAX_PENDING = {LANE: timedelta(days=14)}
+RULES = LaneSpec(
+    frozenset(RECIPIENTS),
+    OWNER_KEYS,
+    timedelta(days=7),
+    timedelta(days=14),
+    frozenset(REQUIRED_EVIDENCE),
+)
+GOVERNANCE = {LANE: RULES}
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def sent(type_: str, data: Mapping[str, Any], event_id: str, **kw: Any) -> Input:
+def sent(type_: str, data: Mapping[str, Any], event_id: str, t: float = -60, **kw: Any) -> Input:
+    """An input the harness built at `t` seconds (the envelope's time)."""
     subject = data.get("ref") if type_ == "evidence-changed" else data.get("packet_id")
-    raw = json.dumps(envelope(type_, dict(data), event_id, str(subject))).encode()
+    raw = json.dumps(envelope(type_, dict(data), event_id, str(subject), at(t))).encode()
     return Input(type_, raw, **kw)
 
 
@@ -104,9 +117,9 @@ def dead_letter(item: Input, kind: str, received: float = 0, offset: int = 7) ->
 class Story:
     """A clean run: r1 and r2, a genuine approval of r2, forwards in and out, a bad message."""
 
-    def __init__(self) -> None:
+    def __init__(self, until: float = 3600) -> None:
         self.r1, self.r2 = packet("RP-1", 1), packet("RP-1", 2)
-        self.appr = approval(self.r2, valid_from=at(0), valid_until=at(3600))
+        self.appr = approval(self.r2, valid_from=at(0), valid_until=at(until))
         self.fin = forward(self.r2, ["exec:cro"], request_id="FR-in")
         self.fout = forward(self.r2, ["exec:cro", "user:x@partner"], request_id="FR-out")
         self.bad = Input("packet-ready", b"\xffnot json", dead=frozenset({"invalid-json"}))
@@ -131,7 +144,7 @@ class Story:
         ]
 
     def check(self, now: float = 60, **kw: Any) -> Report:
-        return check(self.inputs, self.outputs, now=at(now), max_pending=MAX_PENDING, **kw)
+        return check(self.inputs, self.outputs, now=at(now), governance=GOVERNANCE, **kw)
 
     def without(self, event_id: str, topic: str | None = None) -> Story:
         self.outputs = [
@@ -145,8 +158,8 @@ class Story:
 def only(report: Report, kind: str, text: str) -> None:
     found: list[str] = getattr(report, kind)
     assert any(text in item for item in found), report.details()
-    others = [k for k in ("lost", "conflicting", "wrong", "audit") if k != kind]
-    assert all(not getattr(report, k) for k in others), report.details()
+    others = {k: getattr(report, k) for k in FINDINGS if k != kind}
+    assert others == {k: [] for k in others}, report.details()
 
 
 def test_a_clean_run_has_no_findings_and_counts_what_it_saw() -> None:
@@ -155,7 +168,9 @@ def test_a_clean_run_has_no_findings_and_counts_what_it_saw() -> None:
     assert report.counts["manifests"] == 1
     assert report.counts["dead_letters"] == 1
     assert report.counts["distinct_inputs"] == 6
-    assert report.line().startswith("lost=0 conflicting=0 wrong=0 audit=0 inputs=6")
+    assert report.line().startswith(
+        "lost=0 conflicting=0 wrong=0 audit=0 missed=0 premature=0 inputs=6"
+    )
 
 
 def test_exact_duplicates_of_inputs_and_outputs_are_counted_not_flagged() -> None:
@@ -186,7 +201,7 @@ def test_an_approval_with_no_lifecycle_event_is_lost() -> None:
     only(story.check(), "lost", "no lifecycle event caused by this decision")
 
 
-def test_a_refused_approval_counts_as_accounted_for() -> None:
+def test_a_refusal_the_rules_give_for_the_state_its_revision_was_in_is_accounted_for() -> None:
     story = Story()
     other = approval(story.r1, valid_from=at(0), valid_until=at(3600))
     story.inputs.append(sent("approval-decision", other, "e9"))
@@ -233,7 +248,7 @@ def test_two_different_manifests_for_one_revision_conflict() -> None:
 
 def test_a_forked_lifecycle_conflicts() -> None:
     story = Story()
-    story.outputs.append(lifecycle(story.r1, "pending", "expired", "approval-timeout", "s", 9))
+    story.outputs.append(lifecycle(story.r1, "pending", "approved", "approved", "x", 9))
     only(story.check(), "conflicting", "forked from pending")
 
 
@@ -281,7 +296,7 @@ def test_a_forward_allowed_outside_the_audience_or_after_expiry_is_wrong() -> No
     story = Story().without("FR-out:blocked")
     story.outputs.append(outcome(story.fout, True, 5))
     only(story.check(), "wrong", "outside the audience")
-    story = Story()
+    story = Story(until=3.5)
     story.outputs.append(lifecycle(story.r2, "released", "expired", "validity-ended", "s", 3.5))
     late = forward(story.r2, AUDIENCE[:1], request_id="FR-late")
     story.inputs.append(sent("forward-request", late, "e7"))
@@ -358,3 +373,154 @@ def test_one_id_on_two_output_topics_is_conflicting() -> None:
 def test_the_lifecycle_of_a_release_and_its_manifest_have_different_ids() -> None:
     report = Story().check()
     assert not any("one id on" in c for c in report.conflicting), report.details()
+
+
+# --- liveness: what had to happen, and nothing before its time ------------------------------
+
+
+def refusing_gate(story: Story) -> list[Output]:
+    """A gate that stores and supersedes revisions as it should, audits every input, and
+    refuses every approval and blocks every forward."""
+    return [
+        *story.outputs[:3],
+        lifecycle(story.r2, "pending", "pending", "not-pending", "e3", 3),
+        outcome(story.fin, False, 4, "not-released"),
+        outcome(story.fout, False, 5, "not-released"),
+        story.outputs[-1],
+    ]
+
+
+def early_expiring_gate(story: Story) -> list[Output]:
+    """A gate that times every pending revision out a moment after storing it."""
+    return [
+        *story.outputs[:3],
+        lifecycle(story.r2, "pending", "expired", "approval-timeout", "scheduler", 2.5),
+        lifecycle(story.r2, "expired", "expired", "not-pending", "e3", 3),
+        outcome(story.fin, False, 4, "expired"),
+        outcome(story.fout, False, 5, "expired"),
+        story.outputs[-1],
+    ]
+
+
+def test_an_empty_recording_fails_the_report() -> None:
+    report = check([], [], now=T0, governance=GOVERNANCE)
+    assert not report.ok
+    assert "ran: 0 inputs, 0 manifests" in report.details()
+
+
+def test_a_gate_that_refuses_every_approval_fails_with_what_it_missed() -> None:
+    story = Story()
+    story.outputs = refusing_gate(story)
+    report = story.check()
+    assert not report.ok
+    assert report.counts["manifests"] == 0
+    # The blocked forwards are what the rules give for the pending revision the gate left.
+    assert [m.split(":")[0] for m in report.missed] == ["approval e3 of RP-1@r2"]
+    assert (report.lost, report.wrong, report.premature) == ([], [], [])
+
+
+def test_a_gate_that_expires_early_fails_with_the_premature_timeout_and_the_missed_approval() -> (
+    None
+):
+    story = Story()
+    story.outputs = early_expiring_gate(story)
+    report = story.check()
+    assert not report.ok
+    assert report.premature == [
+        "RP-1@r2 pending -> expired: timed out at 2026-11-27T18:00:02.500000+00:00,"
+        " due 2026-12-11T18:00:02+00:00"
+    ]
+    assert [m.split(":")[0] for m in report.missed] == ["approval e3 of RP-1@r2"]
+
+
+def test_a_release_expired_before_its_window_ended_is_premature() -> None:
+    story = Story()
+    story.outputs.append(lifecycle(story.r2, "released", "expired", "validity-ended", "s", 60))
+    only(story.check(now=120), "premature", "valid until 2026-11-27T19:00:00+00:00")
+
+
+def test_a_supersession_with_no_newer_revision_or_evidence_change_sent_is_premature() -> None:
+    story = Story()
+    story.outputs.append(lifecycle(story.r2, "released", "superseded", "evidence-changed", "x", 9))
+    only(story.check(), "premature", "with no change of its evidence")
+    story = Story()
+    story.outputs.append(lifecycle(story.r2, "released", "superseded", "newer-revision", "x", 9))
+    only(story.check(), "premature", "with no newer revision sent")
+
+
+def test_a_supersession_before_its_cause_was_sent_is_premature() -> None:
+    story = Story()
+    story.inputs[1] = sent("packet-ready", story.r2, "e2", t=10)  # r2 built after r1 went
+    only(story.check(), "premature", "RP-1@r1 pending -> superseded")
+
+
+def test_an_approval_refused_unknown_revision_after_its_revision_was_stored_is_missed() -> None:
+    story = Story()
+    story.outputs = [
+        *story.outputs[:3],
+        lifecycle(story.r2, None, None, "unknown-revision", "e3", 3),
+        outcome(story.fin, False, 4, "not-released"),
+        outcome(story.fout, False, 5, "not-released"),
+    ]
+    report = story.check()
+    assert "approval e3 of RP-1@r2: refused:unknown-revision" in report.missed[0]
+
+
+def test_an_early_approval_whose_grace_ran_out_as_its_revision_came_may_be_refused() -> None:
+    story = Story()
+    story.outputs = [
+        *story.outputs[:2],
+        lifecycle(story.r2, None, None, "unknown-revision", "e3", 2),  # the same decision
+        story.outputs[2],
+        outcome(story.fin, False, 4, "not-released"),
+        outcome(story.fout, False, 5, "not-released"),
+        story.outputs[-1],
+    ]
+    report = story.check()
+    assert {k: getattr(report, k) for k in FINDINGS} == {k: [] for k in FINDINGS}
+
+
+def test_an_approval_racing_a_change_of_its_evidence_may_be_refused_but_not_for_nothing() -> None:
+    story = Story()
+    change = evidence_changed("incident-impact", "INC-8812", "8")
+    story.inputs.append(sent("evidence-changed", change, "e6"))
+    story.outputs = [
+        *story.outputs[:3],
+        lifecycle(story.r2, "pending", "superseded", "evidence-changed", "e6", 2.9),
+        lifecycle(story.r2, "superseded", "superseded", "not-pending", "e3", 3),
+        outcome(story.fin, False, 4, "superseded"),
+        outcome(story.fout, False, 5, "superseded"),
+        story.outputs[-1],
+    ]
+    report = story.check()
+    assert {k: getattr(report, k) for k in FINDINGS} == {k: [] for k in FINDINGS}
+    assert not report.ok  # nothing was released
+    story.outputs[4] = lifecycle(story.r2, "superseded", "superseded", "bad-window", "e3", 3)
+    only(story.check(), "wrong", "approval e3 of RP-1@r2: refused:bad-window")
+
+
+def test_a_refusal_for_another_reason_than_the_rules_give_is_wrong() -> None:
+    story = Story()
+    forged = {**approval(story.r2, valid_from=at(0), valid_until=at(60)), "audience": ["exec:cro"]}
+    story.inputs.append(sent("approval-decision", forged, "e8"))
+    story.outputs.append(lifecycle(story.r2, "released", "released", "not-pending", "e8", 8))
+    only(story.check(), "wrong", "refused:not-pending, the rules give ['refused:bad-signature']")
+
+
+def test_a_forward_blocked_while_its_release_was_open_is_missed() -> None:
+    story = Story().without("FR-in:allowed")
+    story.outputs.append(outcome(story.fin, False, 4, "not-released"))
+    only(story.check(), "missed", "forward FR-in to RP-1@r2: blocked:not-released")
+
+
+def test_a_revision_created_in_another_state_than_the_rules_give_is_wrong() -> None:
+    story = Story()
+    stray = packet("RP-9", 1, lane="no-such-lane")
+    story.inputs.append(sent("packet-ready", stray, "e9"))
+    story.outputs.append(lifecycle(stray, None, "pending", "packet-ready", "e9", 9))
+    only(story.check(), "wrong", "RP-9@r1 created ('pending', 'packet-ready')")
+
+
+def test_a_revision_left_live_under_a_newer_one_is_missed() -> None:
+    story = Story().without("RP-1@r1:lifecycle:superseded")
+    only(story.check(), "missed", "RP-1@r1 still pending under r2")

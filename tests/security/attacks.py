@@ -117,6 +117,7 @@ async def audit(service: ServiceProcess, packet_id: str) -> list[dict[str, Any]]
     response = await service.get(f"/packets/{packet_id}")
     assert response.status_code == 200, response.text
     view = response.json()
+    assert view["revisions"], view
     assert all(rev["chain"] == "ok" for rev in view["revisions"]), view
     return [fact for rev in view["revisions"] for fact in rev["facts"]]
 

@@ -63,7 +63,9 @@ def test_a_terminal_revision_never_changes_again() -> None:
         ApprovalDecided("ap-2", approval_data(packet, decision_id="AD-2")), T0 + timedelta(hours=3)
     )
     assert log.state(1) == "expired"
-    assert all(f.kind == "refused" for f in later.facts)
+    assert [(f.kind, f.reason, f.to_state) for f in later.facts] == [
+        ("refused", "not-pending", "expired")
+    ]
 
 
 def test_release_rechecks_the_governance_in_force_and_supersedes_on_failure() -> None:

@@ -61,17 +61,19 @@ def test_every_rule_has_a_promtool_unit_test() -> None:
 
 
 def test_every_alert_is_tested_both_firing_and_silent() -> None:
+    firing: set[str] = set()
+    silent: set[str] = set()
+    alert_tests = []
     for path in sorted((PROMETHEUS_DIR / "tests").glob("*.yml")):
         document = yaml.safe_load(path.read_text())
-        if not any(rule_file.endswith("alerts.yml") for rule_file in document["rule_files"]):
-            continue
-        firing: set[str] = set()
-        silent: set[str] = set()
-        for test in document["tests"]:
-            for case in test.get("alert_rule_test", []):
-                (firing if case["exp_alerts"] else silent).add(case["alertname"])
-        assert firing == ALERTS
-        assert silent == ALERTS
+        if any(rule_file.endswith("alerts.yml") for rule_file in document["rule_files"]):
+            alert_tests.append(path.name)
+            for test in document["tests"]:
+                for case in test.get("alert_rule_test", []):
+                    (firing if case["exp_alerts"] else silent).add(case["alertname"])
+    assert alert_tests, "no promtool test file loads alerts.yml"
+    assert firing == ALERTS
+    assert silent == ALERTS
 
 
 def test_prometheus_scrapes_the_service_and_loads_the_rules() -> None:
