@@ -63,6 +63,7 @@ def test_optional_lists_may_be_absent_or_null_and_a_lane_may_have_no_owners() ->
 
 
 BAD_KEY = "AAAA"
+KEY = "SudZ+tTRPkQ10i4BSFHni88rjFn1vD/0TOG8+5+7TqA="
 CASES = [
     ("P7D", "P7X", "lane exec-customer-review: max_validity: 'P7X' is not an ISO 8601 duration"),
     ("P14D", "P1M", "lane exec-customer-review: max_pending: 'P1M': years and months"),
@@ -106,6 +107,42 @@ CASES = [
         "lane_id: exec customer review",
         "lane exec customer review: lane_id: 'exec customer review' is not a valid id",
     ),
+    (
+        "name: Executive customer-review decision lane",
+        'name: "  "',
+        "lane exec-customer-review: name: expected a non-empty string",
+    ),
+    (
+        "[exec:cro, exec:general-counsel, exec:vp-support, exec:strategic-account-exec]",
+        "[]",
+        "lane exec-customer-review: authorized_recipients: expected at least one recipient",
+    ),
+    (
+        "[incident-impact, contract]",
+        "[contract, contract]",
+        "lane exec-customer-review: required_evidence: duplicate entries ['contract']",
+    ),
+    (
+        "[incident-impact, contract]",
+        "contract",
+        "lane exec-customer-review: required_evidence: expected a list of strings",
+    ),
+    (
+        "id: user:dana.ortiz@support",
+        "id: user:dana.ortiz@support\n        role: owner",
+        "lane exec-customer-review: release_owners[0]: expected exactly the keys id and public_key",
+    ),
+    (
+        f'        public_key: "{KEY}"',
+        f'        public_key: "{KEY}"\n    auditors:\n      - id: dana\n'
+        f'        public_key: "{KEY}"',
+        "lane exec-customer-review: auditors[0].id: 'dana' is not an identity",
+    ),
+    (
+        f'      - id: user:dana.ortiz@support\n        public_key: "{KEY}"',
+        "      dana",
+        "lane exec-customer-review: release_owners: expected a list of {id, public_key}",
+    ),
     ("lanes:", "lanes: []\nother:", "governance: unknown keys ['other']"),
     ("lanes:\n", "lanes: [\n", "governance: not valid YAML"),
 ]
@@ -137,3 +174,22 @@ def test_empty_or_shapeless_governance_is_refused(doc: str) -> None:
 def test_a_lane_that_is_not_a_mapping_is_named_by_position() -> None:
     with pytest.raises(GovernanceError, match=r"lanes\[0\]: expected a mapping"):
         parse_governance("lanes: [just-a-string]")
+
+
+def test_a_lanes_auditors_read_it_and_its_owners_decide_with_their_own_key_only() -> None:
+    doc = (
+        EXAMPLE
+        + f'    auditors:\n      - id: user:audit.lane@support\n        public_key: "{KEY}"\n'
+    )
+    governance = parse_governance(doc)
+    lane = governance.lanes[LANE]
+    assert [(a.id, a.public_key) for a in lane.auditors] == [
+        ("user:audit.lane@support", OWNER_PUBLIC_KEY)
+    ]
+    assert lane.role_of("user:audit.lane@support", OWNER_PUBLIC_KEY) == "auditor"
+    assert lane.role_of("user:dana.ortiz@support", OWNER_PUBLIC_KEY) == "owner"
+    assert lane.role_of("user:dana.ortiz@support", bytes(32)) is None
+    assert lane.role_of("user:audit.lane@support", bytes(32)) is None
+    assert governance.roles_of("user:audit.lane@support", OWNER_PUBLIC_KEY) == {LANE: "auditor"}
+    assert governance.roles_of("user:nobody@support", OWNER_PUBLIC_KEY) == {}
+    assert governance.fingerprint != parse_governance(EXAMPLE).fingerprint

@@ -165,3 +165,35 @@ def test_an_approver_field_naming_an_owner_cannot_borrow_their_identity() -> Non
     assert refusal_of(log, approval_data(packet, approver=OWNER, seed=STRANGER_SEED)) == (
         "bad-signature"
     )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "now", "outcome"),
+    [
+        (T0, T0 + timedelta(days=7), T0, "approved"),  # exactly max_validity: allowed
+        (T0, T0 + timedelta(days=7, seconds=1), T0, "bad-window"),  # a second more
+        (T0, T0, T0 - timedelta(hours=1), "bad-window"),  # begins as it ends
+        (T0 - timedelta(hours=1), T0, T0, "bad-window"),  # ends the very moment it is decided
+        (T0 - timedelta(hours=1), T0 + timedelta(seconds=1), T0, "approved"),
+    ],
+)
+def test_an_approval_window_is_judged_at_its_edges(
+    start: Any, end: Any, now: Any, outcome: str
+) -> None:
+    log, packet = pending_log()
+    approval = approval_data(packet, valid_from=start, valid_until=end)
+    if outcome == "approved":
+        log.send(ApprovalDecided("ap-edge", approval), now)
+        assert log.state(1) in ("approved", "released")
+    else:
+        assert refusal_of(log, approval, now) == outcome
+
+
+def test_the_audit_fact_of_a_decision_records_who_decided_what() -> None:
+    log, packet = pending_log()
+    refused = log.send(ApprovalDecided("ap-1", approval_data(packet, seed=SECOND_SEED)))
+    approved = log.send(ApprovalDecided("ap-2", approval_data(packet, decision_id="AD-2")))
+    for decision, decision_id in ((refused, "AD-1"), (approved, "AD-2")):
+        record = decision.facts[0].data
+        wanted = {"decision_id": decision_id, "approver": OWNER, "decision": "approve"}
+        assert {k: record[k] for k in wanted} == wanted

@@ -157,3 +157,10 @@ def test_a_forward_naming_nobody_is_blocked() -> None:
 def test_a_long_recipient_is_shown_cut_with_its_length() -> None:
     result = outcome(released_log(), forward(["x" * 600]))
     assert result["blocked_recipients"] == ["x" * 512 + "…(+88)"]
+
+
+def test_fifty_recipients_inside_the_audience_are_allowed_and_fifty_one_are_not() -> None:
+    log = released_log()
+    assert outcome(log, forward(["exec:cro"] * 50, request_id="FR-50"))["allowed"]
+    over = outcome(log, forward(["exec:cro"] * 51, request_id="FR-51"))
+    assert (over["allowed"], over["reason"]) == (False, "outside-audience")
