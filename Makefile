@@ -49,23 +49,23 @@ test-unit: venv
 	$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 
 test-integration: venv k8s-tools
-	$(STACK) run -- $(PY) -m pytest tests/integration -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+	$(STACK) run -- $(PY) -m pytest tests/integration -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-e2e: venv promtool-test browser
-	$(STACK) run -- $(PY) -m pytest tests/e2e -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+	$(STACK) run -- $(PY) -m pytest tests/e2e -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-chaos: venv
-	$(STACK) run -- $(PY) -m pytest tests/chaos -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+	$(STACK) run -- $(PY) -m pytest tests/chaos -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-browser: venv browser
-	$(STACK) run -- $(PY) -m pytest tests/browser -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+	$(STACK) run -- $(PY) -m pytest tests/browser -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
 test-security: venv
-	$(STACK) run -- $(PY) -m pytest tests/security -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+	$(STACK) run -- $(PY) -m pytest tests/security -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
 # Starts whatever part of the stack is not running, runs everything, stops what it started.
 test: venv lint promtool-test browser k8s-tools
-	$(STACK) run -- $(PY) -m pytest -q -rP -p no:cacheprovider $(PYTEST_ARGS)
+	$(STACK) run -- $(PY) -m pytest -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
 run: venv stack-up
 	$(PY) -m service run

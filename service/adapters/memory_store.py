@@ -6,7 +6,14 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from service.adapters.store import LIVE_STATES, EvidenceRecord, Projection, SeqTaken
+from service.adapters.store import (
+    LIVE_STATES,
+    EvidenceRecord,
+    Log,
+    Projection,
+    SeqTaken,
+    claims_needed,
+)
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact
 
@@ -17,6 +24,7 @@ class MemoryStore:
         self.projections: dict[str, Projection] = {}
         self.evidence: dict[tuple[str, str], EvidenceVersion] = {}
         self.records: dict[tuple[str, str], EvidenceRecord] = {}
+        self.registry: dict[str, list[int]] = {}  # revision numbers by packet, in claim order
 
     async def ensure_indexes(self) -> None:
         return None
@@ -27,18 +35,32 @@ class MemoryStore:
     async def load_packet(self, packet_id: str) -> list[Fact]:
         return [f for f in self.facts.values() if f.packet_id == packet_id]
 
-    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
+    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, Log]:
         wanted = set(packet_ids)
-        found: dict[str, list[Fact]] = {p: [] for p in wanted}
+        found = {p: Log((), self.registry.get(p, [])) for p in wanted}
         for fact in self.facts.values():
             if fact.packet_id in wanted:
                 found[fact.packet_id].append(replace(fact, published=True))
         return found
 
-    async def save_snapshots(self, logs: Mapping[str, Sequence[Fact]]) -> None:
+    async def save_snapshots(self, logs: Mapping[str, Log]) -> None:
         return None
 
-    async def append(self, facts: Sequence[Fact]) -> None:
+    async def append(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None = None) -> None:
+        """The registry claims of service/adapters/store.py, `Log`, then the inserts."""
+        logs = dict(logs or {})
+        unknown = sorted({f.packet_id for f in facts} - set(logs))
+        logs.update(await self.load_packets(unknown))
+        for index, packet_id, number in claims_needed(facts, logs):
+            taken = self.registry.setdefault(packet_id, [])
+            if len(taken) > len(logs[packet_id].numbers):
+                await self._insert(facts[:index])
+                raise SeqTaken(facts[index].id)
+            taken.append(number)
+            logs[packet_id].numbers.append(number)
+        await self._insert(facts)
+
+    async def _insert(self, facts: Sequence[Fact]) -> None:
         for fact in facts:
             if fact.id in self.facts:
                 raise SeqTaken(fact.id)

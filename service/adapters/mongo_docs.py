@@ -14,12 +14,13 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from service.adapters.store import EvidenceRecord, Projection
+from service.adapters.store import EvidenceRecord, Log, Projection
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact
 
 Doc = dict[str, Any]
 DUPLICATE_KEY = 11000
+NAMESPACE_EXISTS = 48  # FerretDB's answer to creating a collection another client just made
 # An outbox entry whose fact never appeared: its writer died between the two inserts.
 ORPHAN_AFTER = timedelta(minutes=10)
 # FerretDB runs an update command's statements each with its own open query, and closes
@@ -50,15 +51,18 @@ def from_doc(doc: Mapping[str, Any]) -> Fact:
     return Fact.from_json(obj)
 
 
-def snapshot_doc(packet_id: str, facts: Sequence[Fact]) -> Doc:
-    log = [{**f.hashed_content(), "hash": f.hash} for f in facts]
-    return {"_id": packet_id, "log": json.dumps(log, ensure_ascii=False)}
+def snapshot_doc(packet_id: str, log: Sequence[Fact]) -> Doc:
+    """A packet's log and, when it is a `Log`, the registry slots its writer knew."""
+    facts = [{**f.hashed_content(), "hash": f.hash} for f in log]
+    numbers = log.numbers if isinstance(log, Log) else []
+    return {"_id": packet_id, "log": json.dumps(facts, ensure_ascii=False), "numbers": numbers}
 
 
-def from_snapshot(doc: Mapping[str, Any] | None) -> list[Fact]:
+def from_snapshot(doc: Mapping[str, Any] | None) -> Log:
     if doc is None:
-        return []
-    return [Fact.from_json({**obj, "published": True}) for obj in json.loads(doc["log"])]
+        return Log()
+    facts = [Fact.from_json({**obj, "published": True}) for obj in json.loads(doc["log"])]
+    return Log(facts, [int(n) for n in doc.get("numbers", [])])
 
 
 def outbox_id(fact: Fact) -> str:

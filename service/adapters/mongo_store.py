@@ -6,12 +6,18 @@ here relies on a filtered update as a compare-and-set (FerretDB's is read-then-w
 Every read and write on the hot path is a single-document `{_id: <string>}` operation:
 FerretDB's SQLite backend pushes only that filter down to an index and scans the whole
 table for any other, so a filter on `packet_id` or `published` costs time linear in the
-log. Hence four collections beside the projections:
+log. Hence five collections beside the projections:
 
 - `facts`     the log itself, one document per fact, `_id` = fact id (the decisive insert);
-- `packets`   one snapshot per packet: the facts it had after its last write, as JSON text.
-              A cache, never trusted alone: every load probes the next seq of each
-              revision (and the next revision) by `_id`, and follows any fact it finds;
+- `packets`   one snapshot per packet: the facts it had after its last write, as JSON text,
+              and its registry as far as that writer knew it. A cache, never trusted alone:
+              every load probes the next registry slot and the next seq of each revision
+              by `_id`, and follows whatever it finds;
+- `revision_numbers`  the registry: `<packet_id>#<k>` names the k-th revision number the
+              packet's log received, claimed by a unique insert before that revision's first
+              fact (service/adapters/store.py, `Log`), so a writer that never saw a rival's
+              new revision cannot add its own beside it unnoticed, and a stale snapshot
+              cannot hide a revision: the slots are dense, the load follows them;
 - `outbox`    one small entry per fact whose events are not yet published, written just
               before the fact (`_id` = fact id + hash, so a writer that lost the race for
               that seq cannot have its events sent: the relay checks the hash);
@@ -21,7 +27,6 @@ log. Hence four collections beside the projections:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -31,10 +36,11 @@ from datetime import UTC, datetime
 from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure
 
 from service.adapters.mongo_docs import (
     DUPLICATE_KEY,
+    NAMESPACE_EXISTS,
     ORPHAN_AFTER,
     OUTBOX_ORDER,
     UPDATE_CHUNK,
@@ -51,9 +57,16 @@ from service.adapters.mongo_docs import (
     to_doc,
     upserting,
 )
-from service.adapters.store import LIVE_STATES, EvidenceRecord, Projection, SeqTaken
+from service.adapters.store import (
+    LIVE_STATES,
+    EvidenceRecord,
+    Log,
+    Projection,
+    SeqTaken,
+    claims_needed,
+)
 from service.domain.commands import EvidenceVersion
-from service.domain.facts import Fact, fact_id, group_by_revision
+from service.domain.facts import Fact, fact_id
 from service.domain.times import parse_time
 
 __all__ = [
@@ -70,7 +83,7 @@ class MongoStore:
     def __init__(self, db: AsyncDatabase[Doc], cache_packets: int = 5_000) -> None:
         # The logs this instance wrote last, newest last: a load starts from them instead
         # of the stored snapshot, and probes past their end all the same.
-        self.recent: OrderedDict[str, list[Fact]] = OrderedDict()
+        self.recent: OrderedDict[str, Log] = OrderedDict()
         self.cache_packets = cache_packets
         self.updating = asyncio.Semaphore(UPDATE_COMMANDS)
         self.facts = db["facts"]
@@ -78,6 +91,7 @@ class MongoStore:
         self.outbox = db["outbox"]
         self.revisions = db["revisions"]
         self.evidence = db["evidence"]
+        self.registry = db["revision_numbers"]
 
     async def ensure_indexes(self) -> None:
         """Collections and indexes, made at start: FerretDB takes a lock over its whole
@@ -86,10 +100,10 @@ class MongoStore:
         serve MongoDB proper (audit, projection queries); FerretDB keeps but never plans them."""
         db = self.facts.database
         existing = set(await db.list_collection_names())
-        for coll in (self.facts, self.packets, self.outbox, self.revisions, self.evidence):
+        colls = (self.facts, self.packets, self.outbox, self.revisions, self.evidence)
+        for coll in (*colls, self.registry):
             if coll.name not in existing:
-                with contextlib.suppress(CollectionInvalid):  # another instance made it
-                    await db.create_collection(coll.name)
+                await _create_collection(db, coll.name)
         await self.facts.create_index([("packet_id", ASCENDING), ("revision", ASCENDING)])
         await self.revisions.create_index([("next_due", ASCENDING)])
         await self.revisions.create_index([("evidence", ASCENDING)])
@@ -102,34 +116,66 @@ class MongoStore:
         """The log itself (a scan on FerretDB): for audit, the HTTP view and conflicts."""
         return [from_doc(d) async for d in self.facts.find({"packet_id": packet_id})]
 
-    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
+    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, Log]:
         """Recent logs or snapshots, completed by probing past their end: all by _id."""
-        found = {p: list(self.recent[p]) for p in packet_ids if p in self.recent}
+        found = {p: _copy(self.recent[p]) for p in packet_ids if p in self.recent}
         cold = [p for p in packet_ids if p not in found]
         docs = await asyncio.gather(*(self.packets.find_one({"_id": p}) for p in cold))
         found.update({p: from_snapshot(d) for p, d in zip(cold, docs, strict=True)})
-        await asyncio.gather(*(self._complete(p, facts) for p, facts in found.items()))
+        await asyncio.gather(*(self._complete(p, log) for p, log in found.items()))
         return found
 
-    async def _complete(self, packet_id: str, facts: list[Fact]) -> None:
-        """Append to `facts` whatever the log holds past the snapshot's end (a writer that
-        died before saving its snapshot, or a rival whose snapshot was overwritten)."""
-        logs = group_by_revision(facts)
-        newest = max(logs, default=0)
-        probes = [(rev, len(log) + 1) for rev, log in logs.items()] + [(newest + 1, 1)]
-        while probes:
-            docs = await asyncio.gather(
-                *(self.facts.find_one({"_id": fact_id(packet_id, r, s)}) for r, s in probes)
+    async def _complete(self, packet_id: str, log: Log) -> None:
+        """Add to `log` whatever the store holds past its end: registry slots claimed since,
+        and facts past each revision's last seq (a writer that died before saving its
+        snapshot, or a rival whose snapshot was overwritten). Round trips run in parallel."""
+        ends: dict[int, int] = {}
+        for fact in log:
+            ends[fact.revision] = max(ends.get(fact.revision, 0), fact.seq)
+        probes = [(r, ends.get(r, 0) + 1) for r in dict.fromkeys([*log.numbers, *ends])]
+        slot: int | None = len(log.numbers) + 1
+        while probes or slot is not None:
+            slot_doc, *docs = await asyncio.gather(
+                self._slot(packet_id, slot),
+                *(self.facts.find_one({"_id": fact_id(packet_id, r, s)}) for r, s in probes),
             )
             probes = []
             for doc in docs:
-                if doc is None:
-                    continue
-                fact = from_doc(doc)
-                facts.append(fact)
-                probes.append((fact.revision, fact.seq + 1))
-                if fact.seq == 1:
-                    probes.append((fact.revision + 1, 1))
+                if doc is not None:
+                    fact = from_doc(doc)
+                    log.append(fact)
+                    probes.append((fact.revision, fact.seq + 1))
+            if slot_doc is None:
+                slot = None
+                continue
+            number = int(slot_doc["revision"])
+            log.numbers.append(number)
+            slot = len(log.numbers) + 1
+            if number not in ends and all(r != number for r, _ in probes):
+                probes.append((number, 1))
+                ends[number] = 0
+
+    async def _slot(self, packet_id: str, slot: int | None) -> Doc | None:
+        if slot is None:
+            return None
+        return await self.registry.find_one({"_id": f"{packet_id}#{slot}"})
+
+    async def _claim(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None) -> int:
+        """Claim the registry slots these facts need, in order; the index of the first fact
+        whose claim a rival took, or len(facts)."""
+        logs = dict(logs or {})
+        unknown = sorted({f.packet_id for f in facts} - set(logs))
+        logs.update(await self.load_packets(unknown) if unknown else {})
+        for index, packet_id, number in claims_needed(facts, logs):
+            log = logs[packet_id]
+            doc = {"_id": f"{packet_id}#{len(log.numbers) + 1}", "revision": number}
+            doc.update(packet_id=packet_id, claimed=datetime.now(UTC))
+            try:
+                await self.registry.insert_one(doc)
+            except DuplicateKeyError:
+                return index
+            log.numbers.append(number)
+        return len(facts)
 
     async def _replace_all(self, coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
         """Upsert each document by _id, in small update commands (see UPDATE_CHUNK)."""
@@ -139,17 +185,24 @@ class MongoStore:
             async with self.updating:
                 await upserting(functools.partial(coll.bulk_write, ops, ordered=False))
 
-    async def save_snapshots(self, logs: Mapping[str, Sequence[Fact]]) -> None:
+    async def save_snapshots(self, logs: Mapping[str, Log]) -> None:
         await self._replace_all(self.packets, [snapshot_doc(p, f) for p, f in logs.items()])
-        for packet_id, facts in logs.items():
-            self.recent[packet_id] = [
-                f if f.published else replace(f, published=True) for f in facts
-            ]
+        for packet_id, log in logs.items():
+            published = [f if f.published else replace(f, published=True) for f in log]
+            self.recent[packet_id] = Log(published, log.numbers)
             self.recent.move_to_end(packet_id)
         while len(self.recent) > self.cache_packets:
             self.recent.popitem(last=False)
 
-    async def append(self, facts: Sequence[Fact]) -> None:
+    async def append(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None = None) -> None:
+        if not facts:
+            return
+        claimed = await self._claim(facts, logs)
+        await self._insert(facts[:claimed])
+        if claimed < len(facts):
+            raise SeqTaken(facts[claimed].id)
+
+    async def _insert(self, facts: Sequence[Fact]) -> None:
         if not facts:
             return
         await insert_new(self.outbox, [outbox_entry(f) for f in facts if f.outbox])
@@ -268,3 +321,19 @@ class MongoStore:
 
     async def packet_ids(self) -> list[str]:
         return sorted(str(p) for p in await self.facts.distinct("packet_id"))
+
+
+def _copy(log: Log) -> Log:
+    return Log(log, log.numbers)
+
+
+async def _create_collection(db: AsyncDatabase[Doc], name: str) -> None:
+    """Create `name` unless another instance just did (MongoDB: CollectionInvalid; FerretDB:
+    NamespaceExists, code 48)."""
+    try:
+        await db.create_collection(name)
+    except CollectionInvalid:
+        return
+    except OperationFailure as err:
+        if err.code != NAMESPACE_EXISTS:
+            raise

@@ -22,6 +22,30 @@ class SeqTaken(Exception):
         self.fact_id = fact_id
 
 
+class Log(list[Fact]):
+    """A packet's facts as loaded, with `numbers`: the revision numbers its registry held,
+    in the order they were claimed. An append that brings a revision number the registry
+    lacks claims the registry's next slot first, by a unique insert, so two writers that
+    each add a revision unseen by the other collide there (docs/store.md)."""
+
+    def __init__(self, facts: Iterable[Fact] = (), numbers: Iterable[int] = ()) -> None:
+        super().__init__(facts)
+        self.numbers = list(numbers)
+
+
+def claims_needed(facts: Sequence[Fact], logs: Mapping[str, Log]) -> list[tuple[int, str, int]]:
+    """(index in `facts`, packet, revision) of each first fact of a revision number that the
+    packet's loaded registry (`logs`) does not hold, in order."""
+    wanted: list[tuple[int, str, int]] = []
+    for index, fact in enumerate(facts):
+        log = logs.get(fact.packet_id)
+        known = () if log is None else log.numbers
+        pair = (fact.packet_id, fact.revision)
+        if fact.revision not in known and all(w[1:] != pair for w in wanted):
+            wanted.append((index, *pair))
+    return wanted
+
+
 @dataclass(frozen=True)
 class Projection:
     """A derived row per revision: what the scheduler, HTTP and dashboards read."""
@@ -69,17 +93,21 @@ class FactStore(Protocol):
 
     async def load_packet(self, packet_id: str) -> list[Fact]: ...
 
-    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
+    async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, Log]:
         """Several packets' facts (a consumer batch's worth), by the fastest complete path.
         Loaded facts count as published: what is left unpublished is `unpublished()`'s."""
         ...
 
-    async def save_snapshots(self, logs: Mapping[str, Sequence[Fact]]) -> None:
+    async def save_snapshots(self, logs: Mapping[str, Log]) -> None:
         """Each packet's whole log after a write, for `load_packets` to start from."""
         ...
 
-    async def append(self, facts: Sequence[Fact]) -> None:
-        """Insert in order; raise SeqTaken at the first id already taken (earlier ones stay)."""
+    async def append(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None = None) -> None:
+        """Insert in order; raise SeqTaken at the first id already taken (earlier ones stay).
+        `logs`: what the facts were decided on (from `load_packets`); a revision number their
+        registry lacks is claimed first, and a claim a rival took is a SeqTaken at that
+        revision's first fact. Claims made are added to `logs`. Without `logs` the registry
+        is read at once (for callers that decided on nothing they loaded)."""
         ...
 
     async def mark_published(self, fact_ids: Sequence[str]) -> None: ...

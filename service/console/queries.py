@@ -62,7 +62,7 @@ def _row(rev: Revision, now: datetime) -> Row:
     )
 
 
-async def load(rt: GateContext, packet_ids: Sequence[str]) -> dict[str, list[Fact]]:
+async def load(rt: GateContext, packet_ids: Sequence[str]) -> Mapping[str, Sequence[Fact]]:
     return await rt.store.load_packets(list(packet_ids)) if packet_ids else {}
 
 

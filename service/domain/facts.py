@@ -8,12 +8,20 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-# Fact kinds that move the state; the others (refused, forward-*, feedback) only record.
+# Fact kinds that move the state; the others (refused, forward-*, feedback, ...) only record.
 TRANSITION_KINDS = frozenset(
     {"created", "approved", "released", "superseded", "expired", "rejected"}
 )
 RECORD_KINDS = frozenset(
-    {"refused", "forward-allowed", "forward-blocked", "feedback", "parked", "dead-lettered"}
+    {
+        "refused",
+        "forward-allowed",
+        "forward-blocked",
+        "feedback",
+        "parked",
+        "unparked",
+        "dead-lettered",
+    }
 )
 
 

@@ -115,10 +115,31 @@ def _content(lane: Lane) -> dict[str, Any]:
     }
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (yaml keeps the last one
+    silently, so a duplicated line would widen or narrow a lane without a word)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            line = key_node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} appears twice (line {line})", key_node.start_mark
+            )
+        seen.add(key)
+    return dict(loader.construct_mapping(node))
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 def parse_governance(text: str) -> Governance:
     """YAML text to validated Governance; raises GovernanceError naming lane and field."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise GovernanceError(f"governance: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict) or "lanes" not in doc:

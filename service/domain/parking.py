@@ -82,6 +82,16 @@ def settle_parked(work: Draft, decide_one: Decider) -> None:
                 continue
             with work.caused_by(parked.event_id):
                 decide_one(work, as_command(parked))
+                if any(p.event_id == parked.event_id for p in work.rev(number).parked):
+                    _settled_as_duplicate(work, number, parked)
+
+
+def _settled_as_duplicate(work: Draft, number: int, parked: Parked) -> None:
+    """A held event whose decision appended nothing (its request or feedback id was decided
+    under another event id meanwhile): recorded, so that it is held no longer."""
+    key = "request_id" if parked.topic == "forward-request" else "feedback_id"
+    data = {"topic": parked.topic, key: parked.data.get(key)}
+    work.append(number, "unparked", None, "duplicate", data)
 
 
 def unmatched_feedback(work: Draft, command: FeedbackReceived, detail: str) -> None:

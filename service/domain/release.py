@@ -70,7 +70,7 @@ def advance(work: Draft, governance: Governance) -> None:
     """Apply every transition that time alone makes due, for every revision of the packet."""
     for number in sorted(work.revs):
         rev = work.revs[number]
-        due = rev.next_due()
+        due = rev.state_due()
         if due is None or due > work.now:
             continue
         if rev.state is S.PENDING:

@@ -81,13 +81,14 @@ class Revision:
 
     def next_due(self) -> datetime | None:
         """When time alone will next change this revision (the scheduler's index)."""
-        state_due = self._state_due()
+        state_due = self.state_due()
         parked_due = min((p.due for p in self.parked), default=None)
         if state_due is None or parked_due is None:
             return state_due or parked_due
         return min(state_due, parked_due)
 
-    def _state_due(self) -> datetime | None:
+    def state_due(self) -> datetime | None:
+        """When time alone will next move this revision's state (held events aside)."""
         if self.state is RevisionState.PENDING and self.ready_at and self.max_pending:
             return self.ready_at + self.max_pending
         if self.state is RevisionState.APPROVED and self.valid_from and self.valid_until:

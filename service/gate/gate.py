@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Protocol
 
 from service.adapters.errors import AppendRaceLost
-from service.adapters.store import FactStore, Projection, SeqTaken
+from service.adapters.store import FactStore, Log, Projection, SeqTaken
 from service.domain.commands import DEFAULT_PARKING, Command, Parking
 from service.domain.decide import Decision, Evidence, decide
 from service.domain.facts import Fact
@@ -64,26 +64,21 @@ class Gate:
         self, packet_id: str, command: Command, ours: Sequence[Fact] = ()
     ) -> Decision:
         """One command; `ours` are facts this caller appended earlier and still publishes."""
-        for attempt in range(self.retries):
-            # After a lost race, read the log itself (a scan on FerretDB) rather than the
-            # snapshot: a rival's facts on a revision number it skipped to are found too.
-            if attempt < 2:
-                facts = (await self.store.load_packets([packet_id]))[packet_id]
-            else:
-                facts = await self.store.load_packet(packet_id)
+        for _ in range(self.retries):
+            facts = (await self.store.load_packets([packet_id]))[packet_id]
             packet = fold_packet(packet_id, facts)
             evidence = await self._evidence([packet])
             decision = decide(
                 packet_id, packet, command, self.clock(), self.governance(), evidence, self._room()
             )
             try:
-                await self.store.append(decision.facts)
+                await self.store.append(decision.facts, {packet_id: facts})
             except SeqTaken:
                 # Another writer took the seq: its facts are now in the log; decide again.
                 self.metrics.store_conflicts.inc()
                 continue
             after = {packet_id: with_facts(packet, packet_id, decision.facts)}
-            logs = {packet_id: [*facts, *decision.facts]}
+            logs = {packet_id: Log([*facts, *decision.facts], facts.numbers)}
             await self._settle(after, logs, [*ours, *decision.facts])
             count_facts(self.metrics, decision.facts, after)
             return decision
@@ -109,7 +104,7 @@ class Gate:
             ends.append(len(appended))
         done, lost_at = len(items), len(appended)
         try:
-            await self.store.append(appended)
+            await self.store.append(appended, loaded)
         except SeqTaken as taken:
             self.metrics.store_conflicts.inc()
             lost_at = next(i for i, f in enumerate(appended) if f.id == taken.fact_id)
@@ -144,7 +139,7 @@ class Gate:
     async def _settle(
         self,
         packets: Mapping[str, Mapping[int, Revision]],
-        logs: Mapping[str, Sequence[Fact]],
+        logs: Mapping[str, Log],
         ours: Sequence[Fact],
         unsettled: Sequence[Item] = (),
     ) -> None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from service.adapters.mongo_store import MongoStore, outbox_entry
-from service.adapters.store import Projection
+from service.adapters.store import Log, Projection
 from service.domain.revision import fold_packet
 from tests.integration.test_store_contract import fresh_mongo_store, released_facts
 
@@ -45,8 +45,8 @@ async def test_the_log_is_what_a_load_returns_not_a_snapshot_that_went_back(
 ) -> None:
     facts = released_facts()
     await mongo.append(facts)
-    await mongo.save_snapshots({"RP-1": facts})
-    await mongo.save_snapshots({"RP-1": facts[:1]})  # a slower writer's older snapshot
+    await mongo.save_snapshots({"RP-1": Log(facts, [1])})
+    await mongo.save_snapshots({"RP-1": Log(facts[:1], [])})  # a slower writer's older snapshot
     found = await mongo.load_packets(["RP-1"])
     assert sorted(found["RP-1"], key=lambda f: f.seq) == facts
 
@@ -56,7 +56,7 @@ async def test_hundreds_of_projections_and_snapshots_save_without_stalling_the_s
 ) -> None:
     """FerretDB holds a connection per statement until an update command ends: 100+ upserts
     in one command once waited forever for a connection it held itself."""
-    logs = {f"RP-{i}": released_facts(f"RP-{i}") for i in range(150)}
+    logs = {f"RP-{i}": Log(released_facts(f"RP-{i}"), [1]) for i in range(150)}
     rows = [
         Projection.of(rev)
         for pid, facts in logs.items()

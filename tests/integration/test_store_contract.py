@@ -15,6 +15,7 @@ from pymongo import AsyncMongoClient
 from service.adapters.memory_store import MemoryStore
 from service.adapters.mongo_store import MongoStore
 from service.adapters.store import FactStore, Projection, SeqTaken
+from service.adapters.store import Log as StoreLog
 from service.domain.commands import ApprovalDecided, EvidenceVersion, PacketReady
 from service.domain.facts import Fact, verify_chain
 from service.domain.revision import fold_packet
@@ -142,7 +143,7 @@ async def test_several_packets_load_in_one_call(store: FactStore) -> None:
 async def test_a_load_finds_facts_appended_after_the_last_snapshot(store: FactStore) -> None:
     facts = released_facts()
     await store.append(facts[:1])
-    await store.save_snapshots({"RP-1": facts[:1]})
+    await store.save_snapshots({"RP-1": StoreLog(facts[:1], [1])})
     await store.append(facts[1:])  # the writer died before saving its snapshot
     found = await store.load_packets(["RP-1"])
     assert sorted(found["RP-1"], key=lambda f: f.seq) == facts
@@ -151,9 +152,37 @@ async def test_a_load_finds_facts_appended_after_the_last_snapshot(store: FactSt
 async def test_a_load_finds_a_revision_the_snapshot_does_not_know(store: FactStore) -> None:
     first, second = released_facts(), [replace(f, revision=2) for f in released_facts()]
     await store.append(first)
-    await store.save_snapshots({"RP-1": first})
+    await store.save_snapshots({"RP-1": StoreLog(first, [1])})
     await store.append(second)
     found = await store.load_packets(["RP-1"])
+    assert {(f.revision, f.seq) for f in found["RP-1"]} == {
+        (r, s) for r in (1, 2) for s in (1, 2, 3)
+    }
+
+
+async def test_writers_that_each_add_a_revision_the_other_never_saw_collide(
+    store: FactStore,
+) -> None:
+    first, second = released_facts(), [replace(f, revision=2) for f in released_facts()]
+    seen_by_a, seen_by_b = await store.load_packets(["RP-1"]), await store.load_packets(["RP-1"])
+    await store.append(first[:1], seen_by_a)
+    with pytest.raises(SeqTaken) as taken:
+        await store.append(second[:1], seen_by_b)
+    assert taken.value.fact_id == second[0].id
+    again = await store.load_packets(["RP-1"])
+    assert (again["RP-1"].numbers, [f.id for f in again["RP-1"]]) == ([1], [first[0].id])
+    await store.append(second[:1], again)
+    assert (await store.load_packets(["RP-1"]))["RP-1"].numbers == [1, 2]
+
+
+async def test_a_stale_snapshot_cannot_hide_a_revision(store: FactStore) -> None:
+    first, second = released_facts(), [replace(f, revision=2) for f in released_facts()]
+    await store.append(first)
+    await store.append(second)
+    # a slow writer that knew only r2 overwrites the snapshot last
+    await store.save_snapshots({"RP-1": StoreLog(second, [])})
+    found = await store.load_packets(["RP-1"])
+    assert found["RP-1"].numbers == [1, 2]
     assert {(f.revision, f.seq) for f in found["RP-1"]} == {
         (r, s) for r in (1, 2) for s in (1, 2, 3)
     }

@@ -193,3 +193,11 @@ def test_a_lanes_auditors_read_it_and_its_owners_decide_with_their_own_key_only(
     assert governance.roles_of("user:audit.lane@support", OWNER_PUBLIC_KEY) == {LANE: "auditor"}
     assert governance.roles_of("user:nobody@support", OWNER_PUBLIC_KEY) == {}
     assert governance.fingerprint != parse_governance(EXAMPLE).fingerprint
+
+
+def test_a_key_given_twice_in_a_lane_is_an_error_naming_the_key_and_line() -> None:
+    marker = "    authorized_recipients:"
+    assert marker in EXAMPLE
+    doubled = EXAMPLE.replace(marker, "    authorized_recipients: [exec:cro]\n" + marker, 1)
+    with pytest.raises(GovernanceError, match="'authorized_recipients' appears twice"):
+        parse_governance(doubled)

@@ -380,6 +380,9 @@ class PacketModel:
                 outer, self.cause = self.cause, held.event_id
                 try:
                     self._decide_now(held.topic, held.data, held.origin, rules, settling=True)
+                    if any(h.event_id == held.event_id for h in self.revs[number].held):
+                        # its id was decided meanwhile: a record, and it is held no longer
+                        self._append(number, "unparked", None, "duplicate")
                 finally:
                     self.cause = outer
 

@@ -162,3 +162,32 @@ def test_past_the_cap_an_approval_is_dead_lettered_and_a_forward_blocked_at_once
     )
     blocked = send(log, forward(["exec:cro"]), parking=Parking(room=False))
     assert events_of(blocked, "blocked-forward")[0]["data"]["reason"] == "unknown-packet"
+
+
+def test_two_held_forwards_with_one_request_id_are_decided_once_and_the_second_unparked() -> None:
+    log = Log()
+    first, second = forward(["exec:cro"]), forward(["exec:cro"])
+    second = ForwardRequested("evt-FR-1-again", second.data)
+    assert [send(log, cmd).outcome for cmd in (first, second)] == ["parked", "parked"]
+    ready = send(log, PacketReady("ready-1", packet_data(1)), T0 + timedelta(seconds=1))
+    decided = [(f.kind, f.reason, f.cause_event_id) for f in ready.facts if f.revision == 1]
+    assert decided[1:] == [
+        ("forward-blocked", "not-released", "evt-FR-1"),
+        ("unparked", "duplicate", "evt-FR-1-again"),
+    ]
+    assert log.revisions[1].parked == ()
+    later = send(log, Tick(), T0 + timedelta(minutes=6))
+    assert (later.facts, log.state(1)) == ((), "pending")
+
+
+def test_a_held_duplicate_feedback_never_moves_an_expired_release_again() -> None:
+    log, packet = Log(), packet_data(1)
+    window = approval_data(packet, valid_from=T0, valid_until=T0 + timedelta(hours=1))
+    send(log, ApprovalDecided("ap-1", window))
+    again = FeedbackReceived("evt-RF-1-again", feedback().data, ORIGIN)
+    assert [send(log, cmd).outcome for cmd in (feedback(), again)] == ["parked", "parked"]
+    send(log, PacketReady("ready-1", packet), T0 + timedelta(seconds=1))
+    assert (log.state(1), log.revisions[1].parked) == ("released", ())
+    expired = send(log, Tick(), T0 + timedelta(hours=2))
+    assert [(f.kind, f.reason) for f in expired.facts] == [("expired", "validity-ended")]
+    assert send(log, Tick(), T0 + timedelta(hours=3)).facts == ()

@@ -9,11 +9,9 @@ service/) says which facts must be appended, with which outputs, and the test co
 exactly, with the outcome, the state of every revision, the events still held and the fact
 chain (checked by the model's own hash code).
 
-A request id or feedback id is sent again under a new event id only once its revision is
-stored. Two events with one id held for a revision not yet stored are a known defect of the
-domain, not modelled here: the second one's decision is a duplicate that appends nothing, so
-it stays held, and its grace then times a pending revision out early (approval-timeout
-minutes after intake) or, after a release expired, makes decide() raise IllegalTransition.
+A request id or feedback id is sent again under a new event id, also while both are held
+for a revision not stored yet: the second is decided as a duplicate and leaves the held list
+with an `unparked` fact (it once stayed held for ever and its grace timed the revision out).
 
 From service/ this file takes only decide() and what calling it needs: the command types, the
 governance types it is given, and the fold that turns its facts back into its input.
@@ -481,13 +479,10 @@ class History:
         number = self.target(pid, choice)
         request_id = f"FR-{n}"
         earlier = self.requests.setdefault(pid, [])
-        # A request id sent again is decided once; it is sent again only to a stored revision
-        # (see the module docstring on held duplicates).
+        # A request id sent again is decided once, also when both are held for a revision
+        # not stored yet (the second is then `unparked` as a duplicate).
         if how == "repeat" and earlier:
-            repeat_id, repeat_rev = earlier[-1]
-            rev = self.models[pid].peek(repeat_rev)
-            if rev is not None and rev.created:
-                request_id, number = repeat_id, repeat_rev
+            request_id, number = earlier[-1]
         earlier.append((request_id, number))
         mid = f"{pid}@r{number + 1 if how == 'wrong-manifest' else number}"
         data = {
@@ -506,10 +501,7 @@ class History:
         feedback_id = f"RF-{n}"
         earlier = self.feedback.setdefault(pid, [])
         if repeat and earlier:
-            repeat_id, repeat_rev = earlier[-1]
-            rev = self.models[pid].peek(repeat_rev)
-            if rev is not None and rev.created:
-                feedback_id, number = repeat_id, repeat_rev
+            feedback_id, number = earlier[-1]
         earlier.append((feedback_id, number))
         data = {
             "feedback_id": feedback_id,

@@ -10,6 +10,7 @@ from aiokafka import ConsumerRecord
 from pymongo.errors import AutoReconnect
 
 from service.adapters.memory_store import MemoryStore
+from service.adapters.store import Log
 from service.domain.commands import PacketReady
 from service.domain.facts import Fact
 from service.entrypoints.consume import process_partition
@@ -52,7 +53,7 @@ async def test_a_lost_append_race_reloads_and_decides_again() -> None:
     rival_done = False
     original = store.append
 
-    async def racing_append(facts: list[Fact]) -> None:
+    async def racing_append(facts: list[Fact], logs: Any = None) -> None:
         nonlocal rival_done
         if not rival_done:  # another instance stores the same revision first
             rival_done = True
@@ -61,7 +62,7 @@ async def test_a_lost_append_race_reloads_and_decides_again() -> None:
             await original(
                 [replace(f, cause_event_id="evt-rival") for f in other.store.facts.values()]
             )  # type: ignore[attr-defined]
-        await original(facts)
+        await original(facts, logs)
 
     store.append = racing_append  # type: ignore[method-assign]
     decision = await rt.gate.decide_one("RP-1", PacketReady("evt-1", packet_data(1)))
@@ -88,7 +89,7 @@ async def test_a_store_outage_is_retried_not_dead_lettered() -> None:
     original = store.load_packets
     failures = iter([True, True])
 
-    async def flaky(packet_ids: list[str]) -> dict[str, list[Fact]]:
+    async def flaky(packet_ids: list[str]) -> dict[str, Log]:
         if next(failures, False):
             raise AutoReconnect("store restarting")
         return await original(packet_ids)
@@ -120,10 +121,10 @@ async def test_a_batch_decides_in_order_appends_once_and_publishes_in_that_order
     calls = 0
     original = store.append
 
-    async def counting(facts: list[Fact]) -> None:
+    async def counting(facts: list[Fact], logs: Any = None) -> None:
         nonlocal calls
         calls += 1
-        await original(facts)
+        await original(facts, logs)
 
     store.append = counting  # type: ignore[method-assign]
     items = [("RP-1", PacketReady(f"evt-{r}", packet_data(r))) for r in (1, 2, 3)]
@@ -147,12 +148,12 @@ async def test_a_batch_that_loses_a_race_midway_redecides_the_rest_on_the_reload
     original = store.append
     raced = False
 
-    async def racing(facts: list[Fact]) -> None:
+    async def racing(facts: list[Fact], logs: Any = None) -> None:
         nonlocal raced
         if not raced:  # a rival supersedes r1 with r2 between our load and our append
             raced = True
             await rival.gate.decide_one("RP-1", PacketReady("evt-2", packet_data(2)))
-        await original(facts)
+        await original(facts, logs)
 
     store.append = racing  # type: ignore[method-assign]
     items = [
