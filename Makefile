@@ -6,7 +6,7 @@ STACK := ops/stack/stack.sh
 PYTEST_ARGS ?=
 
 .PHONY: browser venv stack-up stack-down stack-status lint typecheck schemas test test-unit \
-	test-integration test-e2e test-chaos test-browser test-security run demo bench promtool-test k8s-tools \
+	test-integration test-e2e test-chaos test-cluster test-browser test-security run demo bench promtool-test k8s-tools \
 	mutation clean
 
 .venv/.synced: pyproject.toml uv.lock
@@ -57,6 +57,10 @@ test-e2e: venv promtool-test browser
 test-chaos: venv
 	$(STACK) run -- $(PY) -m pytest tests/chaos -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
+# The three-broker cluster test alone (ops/stack/cluster.sh; also part of test-chaos and test).
+test-cluster: venv
+	$(STACK) run -- $(PY) -m pytest tests/chaos/test_cluster.py -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
+
 test-browser: venv browser
 	$(STACK) run -- $(PY) -m pytest tests/browser -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
@@ -86,4 +90,5 @@ bench: venv
 
 clean:
 	$(STACK) down || true
+	ops/stack/cluster.sh clean || true
 	rm -rf .local/data .local/logs

@@ -124,6 +124,10 @@ class Settings(BaseSettings):
                     raise ValueError(problem) from None
         return values
 
+    def bootstrap_servers(self) -> list[str]:
+        """`KAFKA_BOOTSTRAP_SERVERS` as a list: FastStream takes a string as one host."""
+        return [s.strip() for s in self.kafka_bootstrap_servers.split(",") if s.strip()]
+
     def topic(self, name: str) -> str:
         """A logical topic name with this deployment's prefix."""
         return f"{self.topic_prefix}{name}"

@@ -174,7 +174,10 @@ await_answer() {
       rm -f "$(pidfile "$n")"
       die "node $n exited while starting; read $(log_of "$n")"
       ;;
-    *) die "node $n did not answer on $(addr_of "$n") within ${START_TIMEOUT}s; read $(log_of "$n")" ;;
+    *)
+      stop_nodes "$n" || true
+      die "node $n did not answer on $(addr_of "$n") within ${START_TIMEOUT}s (stopped it); read $(log_of "$n")"
+      ;;
   esac
 }
 
@@ -215,7 +218,7 @@ start_nodes() {
 
 # Stop every node at once (each needs the others' quorum to shut down in a controlled way).
 stop_nodes() {
-  local n pid pids=() rc=0
+  local n pid entry pids=() rc=0
   for n in "$@"; do
     if pid=$(live_pid "$n"); then
       say "stopping node $n (pid $pid)"

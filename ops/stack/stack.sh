@@ -8,7 +8,9 @@
 #   stack.sh down                stop both (SIGTERM, then SIGKILL); leaves no process behind
 #   stack.sh status              what runs and whether it answers (exit 0 only if both answer)
 #   stack.sh run -- CMD [ARG...] up what is missing, run CMD with KAFKA_BOOTSTRAP_SERVERS and
-#                                MONGODB_URL exported, exit with CMD's status. Servers a `run`
+#                                MONGODB_URL exported (and STACK_KAFKA_SASL_SSL, the SASL_SSL
+#                                listener, and STACK_KAFKA_SECRETS, the directory of its CA
+#                                and passwords), exit with CMD's status. Servers a `run`
 #                                started stop when the last concurrent `run` ends; servers
 #                                started by `up` (e.g. for `make run`) are never stopped by it.
 #   For fault tests (each waits until it is done):
@@ -16,8 +18,12 @@
 #   stack.sh stop-kafka|stop-store     graceful stop of one server
 #   stack.sh start-kafka|start-store   start it again and wait until it answers
 #
-# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), STORE_PORT (27017),
-# STACK_START_TIMEOUT (120 s per server), STACK_STOP_TIMEOUT (60 s before SIGKILL).
+# Environment: KAFKA_PORT (9092), KAFKA_CONTROLLER_PORT (KAFKA_PORT+1), KAFKA_TLS_PORT
+# (KAFKA_PORT+2: the SASL_SSL listener), STORE_PORT (27017), STACK_START_TIMEOUT (120 s per
+# server), STACK_STOP_TIMEOUT (60 s before SIGKILL).
+# Kafka has a PLAINTEXT listener (no authentication; User:ANONYMOUS is a super user) and a
+# SASL_SSL one (SCRAM-SHA-512, ACLs): certificates and passwords are made at start, once, in
+# .local/run/kafka-security/ (ops/stack/kafka/security.py; docs/security.md#the-local-stack).
 # Logs: .local/logs/kafka.log and .local/logs/store.log.
 
 # shellcheck disable=SC2317 # some functions run indirectly ("start_$name") or from traps
@@ -33,10 +39,14 @@ PY=$ROOT/.venv/bin/python
 FERRETDB_VERSION=v1.24.2
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
+# Not KAFKA_SASL_*: the service refuses unknown variables under that prefix (service/settings.py).
+KAFKA_TLS_PORT=${KAFKA_TLS_PORT:-$((KAFKA_PORT + 2))}
 STORE_PORT=${STORE_PORT:-27017}
 START_TIMEOUT=${STACK_START_TIMEOUT:-120}
 STOP_TIMEOUT=${STACK_STOP_TIMEOUT:-60}
 KAFKA_ADDR=127.0.0.1:$KAFKA_PORT
+KAFKA_TLS_ADDR=127.0.0.1:$KAFKA_TLS_PORT
+KAFKA_SECRETS=$RUN/kafka-security
 STORE_URL=mongodb://127.0.0.1:$STORE_PORT
 # Fixed, valid KRaft cluster id (base64url of 16 bytes): one dev cluster per checkout.
 KAFKA_CLUSTER_ID=cmVsZWFzZS1nYXRlLWRldg
@@ -143,26 +153,73 @@ kafka_version() {
   echo "${jar%.jar}"
 }
 
+# The SCRAM users exist from the storage's format on (StorageTool --add-scram), before any
+# listener opens. Storage formatted for other users or passwords (or before SASL_SSL was
+# added, as a checkout's older .local/data/kafka) is formatted again: its data is dropped.
+format_kafka() {
+  local conf=$1 stamp=$DATA/kafka.format-stamp want out rc=0 scram=() line
+  shift
+  want=$("$PY" "$HERE/kafka/security.py" format-stamp "$KAFKA_SECRETS")
+  if [[ -f $DATA/kafka/meta.properties && $(cat "$stamp" 2>/dev/null) != "$want" ]]; then
+    say "re-formatting Kafka storage in $DATA/kafka: it lacks the SCRAM users of $KAFKA_SECRETS (its data is dropped)"
+    rm -rf "$DATA/kafka"
+    mkdir -p "$DATA/kafka"
+  fi
+  [[ -f $DATA/kafka/meta.properties ]] && return 0
+  rm -f "$stamp" "$DATA/kafka.acl-stamp"
+  while IFS= read -r line; do scram+=(--add-scram "$line"); done \
+    < <("$PY" "$HERE/kafka/security.py" scram-args "$KAFKA_SECRETS")
+  say "formatting Kafka storage in $DATA/kafka with the SCRAM users"
+  # StorageTool prints each user's salt and salted password: keep its output out of the log.
+  out=$("$@" kafka.tools.StorageTool format --config "$conf" --cluster-id "$KAFKA_CLUSTER_ID" \
+    --ignore-formatted "${scram[@]}" 2>&1) || rc=$?
+  if ((rc)); then
+    grep -iv -e scram -e salt -e password <<<"$out" >>"$(log_of kafka)" || true
+    die "formatting Kafka storage failed; read $(log_of kafka)"
+  fi
+  echo "$want" >"$stamp"
+}
+
+# ACLs of the SASL_SSL principals, added once per formatted storage over the PLAINTEXT
+# listener (as the super user User:ANONYMOUS) with Kafka's own AclCommand.
+grant_kafka_acls() {
+  local stamp=$DATA/kafka.acl-stamp want line args
+  want=$("$PY" "$HERE/kafka/security.py" acl-stamp)
+  [[ $(cat "$stamp" 2>/dev/null) == "$want" ]] && return 0
+  say "adding the ACLs of the SASL_SSL principals (ops/stack/kafka/security.py)"
+  while IFS= read -r line; do
+    read -r -a args <<<"$line"
+    if ! "$@" org.apache.kafka.tools.AclCommand --bootstrap-server "$KAFKA_ADDR" "${args[@]}" \
+      >>"$(log_of kafka)" 2>&1; then
+      stop_one kafka
+      die "adding Kafka ACLs failed (stopped Kafka); read $(log_of kafka)"
+    fi
+  done < <("$PY" "$HERE/kafka/security.py" acls)
+  echo "$want" >"$stamp"
+}
+
 start_kafka() {
   need java "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
   local major conf=$LOCAL/kafka/server.properties cp="$LOCAL/kafka/libs/*"
   local jvm=(java -Xmx512m -Djava.awt.headless=true
     "-Dlog4j2.configurationFile=$HERE/kafka/log4j2.properties" -cp "$cp")
+  # The one-shot tools (StorageTool, AclCommand): a small heap, no JIT tiers beyond C1.
+  local tool=(java -Xmx128m -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+    "-Dlog4j2.configurationFile=$HERE/kafka/log4j2.properties" -cp "$cp")
   major=$(java -version 2>&1 | sed -n 's/.* version "\([0-9]*\).*/\1/p' | head -1)
   ((${major:-0} >= 17)) || die "Kafka 4 needs Java 17+, found: $(java -version 2>&1 | head -1)"
   provision_kafka
+  "$PY" "$HERE/kafka/security.py" prepare "$KAFKA_SECRETS" ||
+    die "could not make the certificates and passwords in $KAFKA_SECRETS"
   mkdir -p "$DATA/kafka"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    -e "s|@TLS_PORT@|$KAFKA_TLS_PORT|g" -e "s|@TLS_DIR@|$KAFKA_SECRETS|g" \
     -e "s|@LOG_DIRS@|$DATA/kafka|g" "$HERE/kafka/server.properties.in" >"$conf"
-  if [[ ! -f $DATA/kafka/meta.properties ]]; then
-    say "formatting Kafka storage in $DATA/kafka (first start)"
-    "${jvm[@]}" kafka.tools.StorageTool format --config "$conf" \
-      --cluster-id "$KAFKA_CLUSTER_ID" --ignore-formatted >>"$(log_of kafka)" 2>&1 ||
-      die "formatting Kafka storage failed; read $(log_of kafka)"
-  fi
-  say "starting Apache Kafka $(kafka_version) on $KAFKA_ADDR"
+  format_kafka "$conf" "${tool[@]}"
+  say "starting Apache Kafka $(kafka_version) on $KAFKA_ADDR (PLAINTEXT) and $KAFKA_TLS_ADDR (SASL_SSL)"
   spawn kafka "${jvm[@]}" kafka.Kafka "$conf"
   await_answer kafka
+  grant_kafka_acls "${tool[@]}"
 }
 
 # `go install github.com/FerretDB/FerretDB/cmd/ferretdb@v1.24.2` alone gives a binary that
@@ -295,7 +352,7 @@ cmd_status() {
   local name pid owner what run ans rc=0
   for name in kafka store; do
     case $name in
-      kafka) what="Apache Kafka $(kafka_version)" ;;
+      kafka) what="Apache Kafka $(kafka_version) (SASL_SSL on $KAFKA_TLS_ADDR)" ;;
       store) what=$([[ $(store_kind) == mongod ]] && echo mongod || echo "FerretDB $FERRETDB_VERSION") ;;
     esac
     if pid=$(live_pid "$name"); then
@@ -354,6 +411,7 @@ cmd_run() {
   ensure_up store run
   unlock
   export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_ADDR MONGODB_URL=$STORE_URL
+  export STACK_KAFKA_SASL_SSL=$KAFKA_TLS_ADDR STACK_KAFKA_SECRETS=$KAFKA_SECRETS
   local rc=0
   "$@" || rc=$?
   exit "$rc"
@@ -372,6 +430,7 @@ main() {
       ensure_up kafka up
       ensure_up store up
       say "up: KAFKA_BOOTSTRAP_SERVERS=$KAFKA_ADDR MONGODB_URL=$STORE_URL"
+      say "SASL_SSL on $KAFKA_TLS_ADDR: CA and passwords in $KAFKA_SECRETS (docs/security.md#the-local-stack)"
       ;;
     down)
       lock

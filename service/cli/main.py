@@ -28,7 +28,7 @@ def run() -> None:
 
     settings = settings_from_env()
     try:
-        asgi, _ = create_app(settings)
+        asgi, service = create_app(settings)
     except SettingsRefused as refused:
         raise fail(str(refused)) from refused
     config = uvicorn.Config(
@@ -44,7 +44,13 @@ def run() -> None:
     # that a clean exit 0 instead of death by signal.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
-    asyncio.run(uvicorn.Server(config).serve())
+    server = uvicorn.Server(config)
+    # Start-up runs beside HTTP (service/entrypoints/lifespan.py): if it fails, stop serving
+    # and exit 3, as uvicorn does when a lifespan's start-up fails.
+    service.startup.on_failure = lambda: setattr(server, "should_exit", True)
+    asyncio.run(server.serve())
+    if service.startup.failed is not None:
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -31,13 +31,14 @@ from service.domain.governance import Governance
 from service.entrypoints.asyncapi import specification
 from service.entrypoints.consume import process_batch
 from service.entrypoints.http import ASGIApp, HttpSide, http_app, router
+from service.entrypoints.lifespan import beside_http
 from service.entrypoints.loops import Monitor, Scheduler, forever, governance_step, relay_step
 from service.gate.context import GateContext, utc_now
 from service.gate.due import DueTimes
 from service.gate.gate import Gate
 from service.handlers import HANDLERS, TopicHandler
 from service.settings import INPUT_TOPICS, Settings
-from service.telemetry.health import Health
+from service.telemetry.health import ConnectionProblems, Health, StartUp
 from service.telemetry.logs import configure_logging
 from service.telemetry.metrics import Metrics
 
@@ -56,7 +57,7 @@ class Service:
         self.registry = CollectorRegistry()
         self.metrics = Metrics(self.registry)
         self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
+            settings.bootstrap_servers(),
             enable_idempotence=True,  # acks=all, no duplicates from producer retries
             graceful_timeout=settings.shutdown_grace_seconds,
             max_request_size=dead_letter_bytes(settings),
@@ -73,6 +74,10 @@ class Service:
         self.monitor: Monitor | None = None
         self.due = DueTimes(horizon=timedelta(seconds=2 * settings.scan_interval_seconds))
         self.health = Health(self.metrics, consumers=INPUT_TOPICS)
+        self.startup = StartUp()
+        # Why a Kafka connection failed, which aiokafka only logs (service/telemetry/health.py).
+        self.kafka_problems = ConnectionProblems()
+        logging.getLogger("aiokafka").addHandler(self.kafka_problems)
         self._rt: GateContext | None = None
         for topic in INPUT_TOPICS:
             self._subscribe(topic, HANDLERS[topic])
@@ -121,8 +126,11 @@ class Service:
         note_published_keys(self.log, self.health, self.metrics, watcher.current)
         self.client = open_client(s)
         store = MongoStore(self.client[s.mongodb_database], s.packet_cache_size)
-        await until_available(self.log, "store", store.ensure_indexes)
-        await until_available(self.log, "kafka", lambda: create_topics(s))
+        await until_available(self.log, "store", store.ensure_indexes, self.startup)
+        await until_available(
+            self.log, "kafka", self._create_topics, self.startup, self._kafka_reason
+        )
+        self.startup.waiting = "starting the consumers"
         self.outbox = KafkaOutbox(self.broker, store, s)
         gate = Gate(
             store,
@@ -137,6 +145,20 @@ class Service:
         )
         self._rt = GateContext(s, store, gate, self.outbox, self.metrics, self.health, self.log)
         self.health.recover()  # ready once every consumer has joined its group
+
+    async def _create_topics(self) -> None:
+        self.kafka_problems.last = None  # the reason of this attempt, not of an earlier one
+        await create_topics(self.settings)
+
+    def _kafka_reason(self, exc: BaseException) -> str:
+        return self.kafka_problems.last or f"{type(exc).__name__}: {exc}"
+
+    async def abandon(self) -> None:
+        """Close what a start-up that did not complete (a shutdown meanwhile, a failure) opened."""
+        try:
+            await self.broker.stop()
+        finally:
+            await self.closed()
 
     async def started(self) -> None:
         s, rt = self.settings, self.rt
@@ -164,8 +186,10 @@ class Service:
             await self.monitor.close()
 
     async def closed(self) -> None:
+        logging.getLogger("aiokafka").removeHandler(self.kafka_problems)
         if self.client is not None:
             await self.client.close()
+            self.client = None
         self.log.info("release gate stopped", extra={"instance": self.settings.instance_id})
 
     def _governance_refused(self, reason: str) -> None:
@@ -175,10 +199,23 @@ class Service:
         )
 
 
+def _described(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 async def until_available(
-    log: logging.Logger, name: str, step: Callable[[], Awaitable[None]], attempts: int = 30
+    log: logging.Logger,
+    name: str,
+    step: Callable[[], Awaitable[None]],
+    startup: StartUp | None = None,
+    reason: Callable[[BaseException], str] = _described,
+    attempts: int = 30,
 ) -> None:
-    """Start-up waits out a dependency that is still coming up, then gives up loudly."""
+    """Start-up waits out a dependency that is still coming up, then gives up loudly. Each
+    wait is logged and shown by /readyz (`starting`) with its reason: never a setting's value,
+    only the driver's, the broker's or the TLS library's message."""
+    if startup is not None:
+        startup.waiting = f"connecting to {name}"
     for attempt in range(1, attempts + 1):
         try:
             await step()
@@ -186,7 +223,12 @@ async def until_available(
         except TRANSIENT_ERRORS as exc:
             if attempt == attempts:
                 raise
-            log.warning(f"waiting for {name} at start-up", extra={"error": repr(exc)})
+            why = reason(exc)[:200]
+            if startup is not None:
+                startup.waiting = f"waiting for {name}: {why}"
+            log.warning(
+                f"waiting for {name} at start-up", extra={"error": repr(exc), "reason": why}
+            )
             await asyncio.sleep(min(0.2 * attempt, 2.0))
 
 
@@ -195,13 +237,15 @@ def create_app(settings: Settings) -> tuple[ASGIApp, Service]:
     service = Service(settings)
     # No asyncapi_path: FastStream's AsyncAPI route would also mount its "try it out"
     # handler, which publishes request bodies to Kafka. The JSON is served by our routes.
-    lifespan = AsgiFastStream(
+    faststream = AsgiFastStream(
         service.broker,
         on_startup=[service.start],
         after_startup=[service.started],
         on_shutdown=[service.stop],
         after_shutdown=[service.closed],
     )
+    # Start-up runs beside HTTP, so /readyz can say what it waits for (a wrong password...).
+    lifespan = beside_http(faststream, service.startup, service.abandon, service.log)
     document = asyncapi_json(settings)
     given = settings.session_secret
     secret = given.get_secret_value().encode() if given else secrets.token_bytes(32)
@@ -216,6 +260,7 @@ def create_app(settings: Settings) -> tuple[ASGIApp, Service]:
         sessions,
         lambda: document,
         secure_cookies=settings.session_cookie_secure,
+        starting=service.startup.status,
     )
     console = Console.build(lambda: service.rt, service.governance, sessions)
     return router(lifespan, http_app(side, settings.max_http_body_bytes, console)), service

@@ -53,7 +53,7 @@ def _documented_handler(type_: str) -> Any:
 
 
 def specification(settings: Settings) -> AsyncAPI:
-    broker = KafkaBroker(settings.kafka_bootstrap_servers)
+    broker = KafkaBroker(settings.bootstrap_servers())
     for type_ in INPUT_TOPICS:
         broker.subscriber(
             settings.topic(type_),

@@ -87,9 +87,12 @@ class HttpSide:
         sessions: Sessions,
         asyncapi: Callable[[], bytes],
         secure_cookies: bool = False,
+        starting: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.context, self.broker, self.sessions = context, broker, sessions
         self.asyncapi, self.secure_cookies = asyncapi, secure_cookies
+        # What start-up is doing (None once started: service/entrypoints/lifespan.py).
+        self.starting = starting
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.open(request.cookies.get(COOKIE))
@@ -98,6 +101,9 @@ class HttpSide:
         return JSONResponse({"status": "alive"})
 
     async def readyz(self, _: Request) -> Response:
+        starting = self.starting()
+        if starting is not None:
+            return JSONResponse({"ready": False, "starting": starting}, status_code=503)
         ready, checks = await readiness(self.context(), self.broker)
         return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
 
@@ -193,8 +199,24 @@ def route_table(side: HttpSide, console: Console | None = None) -> list[Route]:
     return routes
 
 
+# What answers while start-up is still waiting for the store or Kafka; the rest is 503.
+OPEN_WHILE_STARTING = frozenset({"/healthz", "/readyz"})
+
+
+def until_started(app: ASGIApp, side: HttpSide) -> ASGIApp:
+    async def serve(scope: Scope, receive: Receive, send: Send) -> None:
+        starting = scope["type"] == "http" and scope["path"] not in OPEN_WHILE_STARTING
+        if starting and side.starting() is not None:
+            await error(503, "starting: see /readyz")(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return serve
+
+
 def http_app(side: HttpSide, max_body_bytes: int, console: Console | None = None) -> ASGIApp:
-    return guarded(Starlette(routes=route_table(side, console)), max_body_bytes)
+    app = Starlette(routes=route_table(side, console))
+    return guarded(until_started(app, side), max_body_bytes)
 
 
 def router(lifespan_app: ASGIApp, http: ASGIApp) -> ASGIApp:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka import ConsumerRebalanceListener, TopicPartition
@@ -59,3 +61,43 @@ class Health:
 
     def _publish(self) -> None:
         self.metrics.ready.set(0 if self.failing or self.joining() else 1)
+
+
+@dataclass
+class StartUp:
+    """Where start-up is: it runs beside HTTP (service/entrypoints/lifespan.py), so /readyz
+    can name what it waits for and why until it is done."""
+
+    waiting: str = "starting"
+    done: bool = False
+    failed: str | None = None
+    # Called once if start-up fails: stops the HTTP server (service/cli/main.py).
+    on_failure: Callable[[], None] = lambda: None
+
+    def status(self) -> str | None:
+        """None once started; else what start-up is doing, or why it failed."""
+        if self.done:
+            return None
+        return f"failed: {self.failed}" if self.failed is not None else self.waiting
+
+
+class ConnectionProblems(logging.Handler):
+    """The last reason aiokafka logged for not connecting to a broker.
+
+    aiokafka raises only `KafkaConnectionError("Unable to bootstrap from ...")`; the reason
+    (a SASL authentication failure, a certificate that does not verify, a refused connection)
+    is in the line it logs just before, as the exception object itself. That object's text is
+    the broker's or the TLS library's message, which carries no setting of ours.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.last: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if isinstance(record.msg, str) and record.msg.startswith("Unable connect to") and args:
+            error = args[-1]
+            if isinstance(error, BaseException):
+                text, kind = str(error), type(error).__name__
+                self.last = text if kind in text else f"{kind}: {text}"

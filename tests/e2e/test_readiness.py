@@ -51,7 +51,8 @@ async def test_an_instance_is_unready_until_its_consumers_have_joined_the_group(
     service.signal(signal.SIGSTOP)
     try:
         second.launch()
-        response = await second.readyz()  # its first answer
+        # Its first answer once start-up is done (before, /readyz says only `starting`).
+        response = await second.readyz(60, lambda r: "starting" not in r.json())
         assert response.status_code == 503
         body = response.json()
         assert (body["ready"], body["store"], body["kafka"]) == (False, "ok", "ok")

@@ -15,10 +15,21 @@ Event = dict[str, Any]
 
 
 class Bus:
-    def __init__(self, bootstrap: str, prefix: str) -> None:
+    """`producer_options`/`consumer_options`: aiokafka options of each side, e.g. two SASL_SSL
+    principals (tests.support.kafka.sasl_ssl); none: PLAINTEXT."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        producer_options: dict[str, Any] | None = None,
+        consumer_options: dict[str, Any] | None = None,
+    ) -> None:
         self.bootstrap, self.prefix = bootstrap, prefix
-        self.producer = kafka.make_producer(bootstrap)
-        self.consumer = kafka.make_output_consumer(bootstrap, *(prefix + t for t in OUTPUT_TOPICS))
+        self.producer = kafka.make_producer(bootstrap, **(producer_options or {}))
+        self.consumer = kafka.make_output_consumer(
+            bootstrap, *(prefix + t for t in OUTPUT_TOPICS), **(consumer_options or {})
+        )
         self.seen: list[tuple[str, Event, bytes]] = []
         self.sent: list[tuple[str, Event | bytes]] = []
         self._task: asyncio.Task[None] | None = None

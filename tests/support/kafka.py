@@ -5,19 +5,34 @@ own), the output consumer (group-less, from the earliest offset, metadata refres
 second because its topics were just created), the group consumer (committing by hand, as
 the service does), and the plain consumer (no group, no commits: for probing offsets or
 assigning partitions). `make_*` builds a client for an object that starts and stops it
-itself; the context managers of the same names start it and always stop it.
+itself; the context managers of the same names start it and always stop it. Each takes
+aiokafka's own keyword options too: `sasl_ssl(...)` gives those of a SASL_SSL principal.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+
+
+def sasl_ssl(user: str, password: str, cafile: Path | None) -> dict[str, Any]:
+    """Options of a SCRAM-SHA-512 principal over TLS that verifies the broker against
+    `cafile` (None: the system's CAs), as the service's own (service/adapters/kafka_security.py)."""
+    return {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": user,
+        "sasl_plain_password": password,
+        "ssl_context": ssl.create_default_context(cafile=str(cafile) if cafile else None),
+    }
 
 
 def make_producer(bootstrap: str, **options: Any) -> AIOKafkaProducer:
@@ -88,8 +103,8 @@ def group_consumer(bootstrap: str, *topics: str, group: str, **options: Any) -> 
 
 
 @contextlib.asynccontextmanager
-async def admin(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
-    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def admin(bootstrap: str, **options: Any) -> AsyncIterator[AIOKafkaAdminClient]:
+    client = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
     await client.start()
     try:
         yield client

@@ -139,11 +139,15 @@ class ServiceProcess:
             assert answer.status_code == 200, f"sign-in as {identity}: {answer.text}"
             yield client
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`python -m service ARGS` with this instance's settings, `env` overriding some
+        (e.g. another Kafka principal)."""
         return subprocess.run(
             [sys.executable, "-m", "service", *args],
             cwd=ROOT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=120,

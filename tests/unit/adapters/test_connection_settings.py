@@ -14,10 +14,21 @@ from service.cli.main import whole_app
 from service.settings import Settings, SettingsRefused, load_settings, unknown_settings
 
 
-def test_plaintext_is_the_default_and_adds_nothing() -> None:
+def test_plaintext_is_the_default_and_adds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)  # stack.sh run exports it
     settings = Settings()
     assert kafka_security(settings) is None
     assert client_options(settings) == {"bootstrap_servers": "127.0.0.1:9092"}
+
+
+def test_a_list_of_bootstrap_servers_reaches_the_service_broker_as_a_list() -> None:
+    from service.entrypoints.app import Service
+
+    listed = "127.0.0.1:29092, 127.0.0.1:29094,127.0.0.1:29096"
+    settings = Settings(kafka_bootstrap_servers=listed)
+    assert settings.bootstrap_servers() == [f"127.0.0.1:{p}" for p in (29092, 29094, 29096)]
+    broker = Service(settings).broker
+    assert broker._connection_kwargs["bootstrap_servers"] == settings.bootstrap_servers()
 
 
 def test_sasl_ssl_with_scram_gives_every_client_the_same_credentials_and_tls() -> None:
