@@ -161,13 +161,25 @@ class MongoStore:
         return await self.registry.find_one({"_id": f"{packet_id}#{slot}"})
 
     async def _claim(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None) -> int:
-        """Claim the registry slots these facts need, in order; the index of the first fact
-        whose claim a rival took, or len(facts)."""
+        """Claim the registry slots these facts need (packets side by side, each packet's in
+        order); the index of the first fact whose claim a rival took, or len(facts). A slot
+        claimed for a fact after that index names a revision with no facts yet: harmless
+        (docs/store.md)."""
         logs = dict(logs or {})
         unknown = sorted({f.packet_id for f in facts} - set(logs))
         logs.update(await self.load_packets(unknown) if unknown else {})
+        wanted: dict[str, list[tuple[int, int]]] = {}
         for index, packet_id, number in claims_needed(facts, logs):
-            log = logs[packet_id]
+            wanted.setdefault(packet_id, []).append((index, number))
+        lost = await asyncio.gather(
+            *(self._claim_in(pid, logs[pid], claims, len(facts)) for pid, claims in wanted.items())
+        )
+        return min(lost, default=len(facts))
+
+    async def _claim_in(
+        self, packet_id: str, log: Log, claims: Sequence[tuple[int, int]], none_lost: int
+    ) -> int:
+        for index, number in claims:
             doc = {"_id": f"{packet_id}#{len(log.numbers) + 1}", "revision": number}
             doc.update(packet_id=packet_id, claimed=datetime.now(UTC))
             try:
@@ -175,7 +187,7 @@ class MongoStore:
             except DuplicateKeyError:
                 return index
             log.numbers.append(number)
-        return len(facts)
+        return none_lost
 
     async def _replace_all(self, coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
         """Upsert each document by _id, in small update commands (see UPDATE_CHUNK)."""

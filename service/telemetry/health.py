@@ -42,6 +42,7 @@ class Health:
         return _Joined(self, topic)
 
     def joined(self, topic: str) -> None:
+        self.metrics.assignments.labels(topic=topic).inc()
         self.joined_topics.add(topic)
         self._publish()
 

@@ -206,6 +206,14 @@ class Metrics:
             ["topic", "partition"],
             registry=self.registry,
         )
+        self.assignments = Counter(
+            "release_gate_consumer_assignments_total",
+            "Completed group joins of this instance's consumer, by input topic: one at start,"
+            " one per rebalance after (static membership keeps a restart of another member"
+            " from adding any).",
+            ["topic"],
+            registry=self.registry,
+        )
 
     def _register_health(self) -> None:
         """Operational health: states, races, retries, readiness, reloads, forwards."""

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from service.adapters.kafka_topics import create_topics
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
@@ -142,6 +143,7 @@ async def replicated(cluster_bootstrap: str, chaos_governance: Path) -> AsyncIte
             topic_min_insync_replicas=MIN_INSYNC,
         )
         await create_topics(settings)
+        await known_to_every_broker(cluster_bootstrap, run)
         await run.open()
         return run
 
@@ -181,6 +183,30 @@ async def await_layout(
                 return found
         assert loop.time() < deadline, f"{what} not within {within}s: {last}"
         await asyncio.sleep(0.5)
+
+
+async def known_to_every_broker(bootstrap: str, run: ChaosRun, within: float = 60) -> None:
+    """Until each broker's own metadata has the run's topics with a leader for every
+    partition: brokers learn new topics from the controller one by one, and a client that
+    asks a late one too early is told the topic does not exist (seen once)."""
+    topics = [run.prefix + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    async with kafka.admin(bootstrap) as admin:
+        for node in range(1, NODES + 1):
+            while True:
+                # the admin client's own call asks a random broker; this one asks `node`
+                answer = await admin._send_request_to_node(node, MetadataRequest(topics))
+                described = answer.to_object()["topics"]
+                if all(
+                    t["error_code"] == 0
+                    and t["partitions"]
+                    and all(p["leader"] >= 0 for p in t["partitions"])
+                    for t in described
+                ) and len(described) == len(topics):
+                    break
+                assert loop.time() < deadline, f"broker {node} lacks the run's topics: {described}"
+                await asyncio.sleep(0.2)  # metadata propagation has no event to await
 
 
 def inputs_of(run: ChaosRun) -> list[str]:

@@ -2,7 +2,7 @@
 
 Kafka orders nothing across topics, so an approval produced right after (or even before)
 its packet-ready may be consumed first. The gate holds it for EARLY_EVENT_GRACE (set to
-8 s for this module's service) and decides it the moment the revision is stored.
+15 s for this module's service) and decides it the moment the revision is stored.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.support.builders import approval, new_id, packet
 from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
-GRACE_SECONDS = 8
+GRACE_SECONDS = 15
 COUNT = 200
 PARKED = sample("release_gate_parked_events")
 

@@ -45,6 +45,7 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "gauge",
         ("topic", "partition"),
     ),
+    "assignments": ("release_gate_consumer_assignments", "counter", ("topic",)),
     "revisions": ("release_gate_revisions", "gauge", ("state",)),
     "store_conflicts": ("release_gate_store_conflicts", "counter", ()),
     "infra_retries": ("release_gate_infra_retries", "counter", ("dependency",)),
