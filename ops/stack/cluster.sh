@@ -35,12 +35,9 @@ NODES=(1 2 3)
 # A fixed, valid KRaft cluster id (base64url of 16 bytes), other than the single node's.
 CLUSTER_ID=cmVsZWFzZS1nYXRlLTNub2Rl
 
-say() { printf 'cluster: %s\n' "$*" >&2; }
-die() {
-  say "ERROR: $*"
-  exit 1
-}
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH: $2"; }
+WHO=cluster
+# shellcheck source=ops/stack/procs.sh
+source "$HERE/procs.sh"
 
 broker_port() { echo $((CLUSTER_PORT + 2 * ($1 - 1))); }
 controller_port() { echo $((CLUSTER_PORT + 2 * ($1 - 1) + 1)); }
@@ -63,16 +60,6 @@ lock() {
   flock -w 300 9 || die "another cluster.sh still holds $RUN/cluster.lock"
 }
 
-proc_state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
-gone() { [[ ! -e /proc/$1 || $(proc_state "$1") == Z ]]; }
-wait_gone() {
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    gone "$1" && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 # The pid of node N if it still runs; its command line must name its own configuration
 # file, so a recycled pid is never taken for it.
@@ -247,10 +234,7 @@ stop_nodes() {
 kill_node() {
   local n=$1 pid
   pid=$(live_pid "$n") || die "node $n is not running (or was not started by cluster.sh)"
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
-  wait_gone "$pid" 10 || die "node $n (pid $pid) survived SIGKILL"
-  rm -f "$(pidfile "$n")"
-  say "killed node $n (pid $pid)"
+  kill_hard "node $n" "$pid" "$(pidfile "$n")"
 }
 
 # Nodes of this cluster that escaped their pid files would be a leak: name them.

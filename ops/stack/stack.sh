@@ -51,12 +51,9 @@ STORE_URL=mongodb://127.0.0.1:$STORE_PORT
 # Fixed, valid KRaft cluster id (base64url of 16 bytes): one dev cluster per checkout.
 KAFKA_CLUSTER_ID=cmVsZWFzZS1nYXRlLWRldg
 
-say() { printf 'stack: %s\n' "$*" >&2; }
-die() {
-  say "ERROR: $*"
-  exit 1
-}
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH: $2"; }
+WHO=stack
+# shellcheck source=ops/stack/procs.sh
+source "$HERE/procs.sh"
 
 # One stack.sh at a time changes the stack. Servers must not inherit fd 9 (see spawn).
 lock() {
@@ -68,8 +65,6 @@ unlock() { exec 9>&-; }
 pidfile() { printf '%s/%s.pid' "$RUN" "$1"; }
 log_of() { printf '%s/%s.log' "$LOGS" "$1"; }
 addr_of() { if [[ $1 == kafka ]]; then echo "$KAFKA_ADDR"; else echo "$STORE_URL"; fi; }
-proc_state() { sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1; }
-gone() { [[ ! -e /proc/$1 || $(proc_state "$1") == Z ]]; }
 
 # Prints the pid of a server this script started if it still runs. The command line must
 # name our .local/ path, so a recycled pid is never mistaken for our server.
@@ -84,15 +79,6 @@ live_pid() {
 # answers NAME [TIMEOUT [PID]]: a real request (Kafka metadata, store ping) succeeds.
 answers() {
   "$PY" "$HERE/probe.py" "$1" "$(addr_of "$1")" --timeout "${2:-0}" ${3:+--pid "$3"}
-}
-
-wait_gone() {
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do
-    gone "$1" && return 0
-    sleep 0.1
-  done
-  return 1
 }
 
 # spawn NAME CMD...: start a server in its own session (Ctrl-C on `run` must not reach it,
@@ -329,10 +315,7 @@ stop_one() {
 kill_one() {
   local name=$1 pid
   pid=$(live_pid "$name") || die "$name is not running (or was not started by stack.sh)"
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
-  wait_gone "$pid" 10 || die "$name (pid $pid) survived SIGKILL"
-  rm -f "$(pidfile "$name")"
-  say "killed $name (pid $pid)"
+  kill_hard "$name" "$pid" "$(pidfile "$name")"
 }
 
 # Servers of this checkout that escaped their pid files would be a leak: name them.

@@ -29,7 +29,7 @@ from aiokafka.protocol.metadata import MetadataRequest
 
 from service.adapters.kafka_topics import create_topics
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
-from tests.chaos.checker import Output
+from tests.chaos.checker import Output, Report
 from tests.chaos.conftest import LOGS, MONGODB_URL
 from tests.chaos.harness import ChaosRun, metric
 from tests.chaos.workload import Plan
@@ -289,6 +289,23 @@ def retries(run: ChaosRun) -> dict[str, int]:
     }
 
 
+async def brought_back(run: ChaosRun, broker: int, play: asyncio.Task[None]) -> Report:
+    """Start the killed broker again, await it back in sync and the stream's end; the report."""
+    await cluster("start-broker", str(broker))
+    run.mark(f"broker-{broker}-answers")
+    await await_rejoined(run, broker)
+    await play
+    return await run.finish()
+
+
+def judge(run: ChaosRun, report: Report, sent: int, before: dict[tuple[str, int], int]) -> None:
+    """The fault landed mid-stream (inputs and outputs after it), and the checker is content."""
+    after = ends(run.reader.outputs)
+    assert sent < len(run.producer.sent), "the kill landed after the last input"
+    assert any(after[k] > before.get(k, 0) for k in after), "no output after the kill"
+    assert report.ok, report.details()
+
+
 async def test_the_partition_leaders_broker_killed_mid_stream_loses_and_forks_nothing(
     replicated: NewRun,
 ) -> None:
@@ -308,21 +325,14 @@ async def test_the_partition_leaders_broker_killed_mid_stream_loses_and_forks_no
     await await_failover(run, broker, led)
     await run.reader.wait_more(within=60, since=seen)
     assert len(run.reader.outputs) > seen, "no output followed the kill"
-    await cluster("start-broker", str(broker))
-    run.mark(f"broker-{broker}-answers")
-    await await_rejoined(run, broker)
-    await play
-    report = await run.finish()
-    after = ends(run.reader.outputs)
+    report = await brought_back(run, broker, play)
     print(
         f"[cluster leader] killed broker {broker} (leader of {leads} of {len(parts)} input"
         f" partitions) after {sent} of {len(run.producer.sent)} inputs;"
         f" inputs={report.counts.get('inputs')} outputs={report.counts.get('outputs')}"
         f" kafka retries per instance={retries(run)}"
     )
-    assert sent < len(run.producer.sent), "the kill landed after the last input"
-    assert any(after[k] > before.get(k, 0) for k in after), "no output after the kill"
-    assert report.ok, report.details()
+    judge(run, report, sent, before)
 
 
 async def test_a_broker_and_an_instance_killed_together_mid_stream_lose_and_fork_nothing(
@@ -352,18 +362,11 @@ async def test_a_broker_and_an_instance_killed_together_mid_stream_lose_and_fork
     run.mark("instance-ready")
     await run.reader.wait_more(within=60, since=seen)
     assert len(run.reader.outputs) > seen, "no output followed the kills"
-    await cluster("start-broker", str(broker))
-    run.mark(f"broker-{broker}-answers")
-    await await_rejoined(run, broker)
-    await play
-    report = await run.finish()
-    after = ends(run.reader.outputs)
+    report = await brought_back(run, broker, play)
     print(
         f"[cluster both] killed broker {broker} (group coordinator, leader of {len(led)} of"
         f" {len(parts)} input partitions) and an instance after {sent} of"
         f" {len(run.producer.sent)} inputs; inputs={report.counts.get('inputs')}"
         f" outputs={report.counts.get('outputs')} kafka retries per instance={retries(run)}"
     )
-    assert sent < len(run.producer.sent), "the kills landed after the last input"
-    assert any(after[k] > before.get(k, 0) for k in after), "no output after the kills"
-    assert report.ok, report.details()
+    judge(run, report, sent, before)
