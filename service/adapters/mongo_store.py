@@ -57,6 +57,7 @@ from service.adapters.mongo_docs import (
     to_doc,
     upserting,
 )
+from service.adapters.mongo_registry import Registry
 from service.adapters.store import (
     LIVE_STATES,
     EvidenceRecord,
@@ -92,6 +93,7 @@ class MongoStore:
         self.revisions = db["revisions"]
         self.evidence = db["evidence"]
         self.registry = db["revision_numbers"]
+        self.numbers = Registry(self.registry)
 
     async def ensure_indexes(self) -> None:
         """Collections and indexes, made at start: FerretDB takes a lock over its whole
@@ -135,9 +137,9 @@ class MongoStore:
         probes = [(r, ends.get(r, 0) + 1) for r in dict.fromkeys([*log.numbers, *ends])]
         slot: int | None = len(log.numbers) + 1
         while probes or slot is not None:
-            slot_doc, *docs = await asyncio.gather(
-                self._slot(packet_id, slot),
-                *(self.facts.find_one({"_id": fact_id(packet_id, r, s)}) for r, s in probes),
+            finds = (self.facts.find_one({"_id": fact_id(packet_id, r, s)}) for r, s in probes)
+            number, docs = await asyncio.gather(
+                self.numbers.number_at(packet_id, slot), asyncio.gather(*finds)
             )
             probes = []
             for doc in docs:
@@ -145,49 +147,25 @@ class MongoStore:
                     fact = from_doc(doc)
                     log.append(fact)
                     probes.append((fact.revision, fact.seq + 1))
-            if slot_doc is None:
+            if number is None:
                 slot = None
                 continue
-            number = int(slot_doc["revision"])
             log.numbers.append(number)
             slot = len(log.numbers) + 1
             if number not in ends and all(r != number for r, _ in probes):
                 probes.append((number, 1))
                 ends[number] = 0
 
-    async def _slot(self, packet_id: str, slot: int | None) -> Doc | None:
-        if slot is None:
-            return None
-        return await self.registry.find_one({"_id": f"{packet_id}#{slot}"})
-
     async def _claim(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None) -> int:
-        """Claim the registry slots these facts need (packets side by side, each packet's in
-        order); the index of the first fact whose claim a rival took, or len(facts). A slot
-        claimed for a fact after that index names a revision with no facts yet: harmless
-        (docs/store.md)."""
-        logs = dict(logs or {})
-        unknown = sorted({f.packet_id for f in facts} - set(logs))
-        logs.update(await self.load_packets(unknown) if unknown else {})
+        """Claim the registry slots these facts need; the index of the first fact whose
+        claim a rival took, or len(facts) (service/adapters/mongo_registry.py)."""
+        known = dict(logs or {})
+        unknown = sorted({f.packet_id for f in facts} - set(known))
+        known.update(await self.load_packets(unknown) if unknown else {})
         wanted: dict[str, list[tuple[int, int]]] = {}
-        for index, packet_id, number in claims_needed(facts, logs):
+        for index, packet_id, number in claims_needed(facts, known):
             wanted.setdefault(packet_id, []).append((index, number))
-        lost = await asyncio.gather(
-            *(self._claim_in(pid, logs[pid], claims, len(facts)) for pid, claims in wanted.items())
-        )
-        return min(lost, default=len(facts))
-
-    async def _claim_in(
-        self, packet_id: str, log: Log, claims: Sequence[tuple[int, int]], none_lost: int
-    ) -> int:
-        for index, number in claims:
-            doc = {"_id": f"{packet_id}#{len(log.numbers) + 1}", "revision": number}
-            doc.update(packet_id=packet_id, claimed=datetime.now(UTC))
-            try:
-                await self.registry.insert_one(doc)
-            except DuplicateKeyError:
-                return index
-            log.numbers.append(number)
-        return none_lost
+        return await self.numbers.claim(wanted, known, len(facts))
 
     async def _replace_all(self, coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
         """Upsert each document by _id, in small update commands (see UPDATE_CHUNK)."""
