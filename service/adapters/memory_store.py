@@ -13,6 +13,7 @@ from service.adapters.store import (
     Projection,
     SeqTaken,
     claims_needed,
+    logs_for,
 )
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact
@@ -48,16 +49,14 @@ class MemoryStore:
 
     async def append(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None = None) -> None:
         """The registry claims of service/adapters/store.py, `Log`, then the inserts."""
-        logs = dict(logs or {})
-        unknown = sorted({f.packet_id for f in facts} - set(logs))
-        logs.update(await self.load_packets(unknown))
-        for index, packet_id, number in claims_needed(facts, logs):
+        known = await logs_for(facts, logs, self.load_packets)
+        for index, packet_id, number in claims_needed(facts, known):
             taken = self.registry.setdefault(packet_id, [])
-            if len(taken) > len(logs[packet_id].numbers):
+            if len(taken) > len(known[packet_id].numbers):
                 await self._insert(facts[:index])
                 raise SeqTaken(facts[index].id)
             taken.append(number)
-            logs[packet_id].numbers.append(number)
+            known[packet_id].numbers.append(number)
         await self._insert(facts)
 
     async def _insert(self, facts: Sequence[Fact]) -> None:

@@ -65,6 +65,7 @@ from service.adapters.store import (
     Projection,
     SeqTaken,
     claims_needed,
+    logs_for,
 )
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact, fact_id
@@ -120,7 +121,7 @@ class MongoStore:
 
     async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, Log]:
         """Recent logs or snapshots, completed by probing past their end: all by _id."""
-        found = {p: _copy(self.recent[p]) for p in packet_ids if p in self.recent}
+        found = {p: self.recent[p].copy() for p in packet_ids if p in self.recent}
         cold = [p for p in packet_ids if p not in found]
         docs = await asyncio.gather(*(self.packets.find_one({"_id": p}) for p in cold))
         found.update({p: from_snapshot(d) for p, d in zip(cold, docs, strict=True)})
@@ -159,9 +160,7 @@ class MongoStore:
     async def _claim(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None) -> int:
         """Claim the registry slots these facts need; the index of the first fact whose
         claim a rival took, or len(facts) (service/adapters/mongo_registry.py)."""
-        known = dict(logs or {})
-        unknown = sorted({f.packet_id for f in facts} - set(known))
-        known.update(await self.load_packets(unknown) if unknown else {})
+        known = await logs_for(facts, logs, self.load_packets)
         wanted: dict[str, list[tuple[int, int]]] = {}
         for index, packet_id, number in claims_needed(facts, known):
             wanted.setdefault(packet_id, []).append((index, number))
@@ -311,10 +310,6 @@ class MongoStore:
 
     async def packet_ids(self) -> list[str]:
         return sorted(str(p) for p in await self.facts.distinct("packet_id"))
-
-
-def _copy(log: Log) -> Log:
-    return Log(log, log.numbers)
 
 
 async def _create_collection(db: AsyncDatabase[Doc], name: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -32,17 +32,35 @@ class Log(list[Fact]):
         super().__init__(facts)
         self.numbers = list(numbers)
 
+    def copy(self) -> Log:
+        return Log(self, self.numbers)
+
+
+async def logs_for(
+    facts: Sequence[Fact],
+    logs: Mapping[str, Log] | None,
+    load: Callable[[Sequence[str]], Awaitable[dict[str, Log]]],
+) -> dict[str, Log]:
+    """`logs`, plus a fresh load of any packet of `facts` it lacks (an append by a caller that
+    decided on nothing it loaded). The `Log` objects are the caller's: claims extend them."""
+    known = dict(logs or {})
+    unknown = sorted({f.packet_id for f in facts} - set(known))
+    if unknown:
+        known.update(await load(unknown))
+    return known
+
 
 def claims_needed(facts: Sequence[Fact], logs: Mapping[str, Log]) -> list[tuple[int, str, int]]:
     """(index in `facts`, packet, revision) of each first fact of a revision number that the
     packet's loaded registry (`logs`) does not hold, in order."""
     wanted: list[tuple[int, str, int]] = []
+    seen: set[tuple[str, int]] = set()
     for index, fact in enumerate(facts):
-        log = logs.get(fact.packet_id)
-        known = () if log is None else log.numbers
         pair = (fact.packet_id, fact.revision)
-        if fact.revision not in known and all(w[1:] != pair for w in wanted):
+        log = logs.get(fact.packet_id)
+        if pair not in seen and (log is None or fact.revision not in log.numbers):
             wanted.append((index, *pair))
+        seen.add(pair)
     return wanted
 
 
