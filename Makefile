@@ -71,8 +71,12 @@ test-security: venv
 test: venv lint promtool-test browser k8s-tools
 	$(STACK) run -- $(PY) -m pytest -q -rfEP -p no:cacheprovider $(PYTEST_ARGS)
 
+# The gate's signing key for local runs is made once, under the git-ignored .local/run/.
+GATE_KEY_LOCAL := .local/run/gate-key.pem
+
 run: venv stack-up
-	$(PY) -m service run
+	@test -f $(GATE_KEY_LOCAL) || $(PY) -m service keygen --out $(GATE_KEY_LOCAL) >/dev/null
+	GATE_KEY_FILE=$${GATE_KEY_FILE:-$(GATE_KEY_LOCAL)} $(PY) -m service run
 
 demo: venv
 	$(PY) -m service demo

@@ -104,6 +104,11 @@ class Settings(BaseSettings):
     # Mark the session cookie Secure even when the request reached us over plain HTTP (TLS
     # ended at a proxy in front); it is Secure anyway when the request came over https.
     session_cookie_secure: bool = False
+    # The gate's own Ed25519 key (unencrypted PKCS#8 PEM; a mounted Secret): it signs every
+    # release attestation and audit checkpoint. Required: without it the service will not start.
+    gate_key_file: Path | None = None
+    # How often the facts appended since the last audit checkpoint are signed and published.
+    checkpoint_interval_seconds: float = Field(default=10.0, gt=0)
     max_http_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_level: str = "INFO"
     instance_id: str = Field(default_factory=_instance_id)

@@ -22,14 +22,16 @@ def run() -> None:
     """Run the service (settings from the environment only)."""
     import uvicorn
 
+    from service.adapters.gate_key import GateKeyError
     from service.cli.common import fail, settings_from_env
-    from service.entrypoints.app import create_app
+    from service.entrypoints.app import create_app, gate_key_of
     from service.settings import SettingsRefused
 
     settings = settings_from_env()
     try:
         asgi, service = create_app(settings)
-    except SettingsRefused as refused:
+        gate_key_of(settings)  # refused before anything listens (read again at start-up)
+    except (SettingsRefused, GateKeyError) as refused:
         raise fail(str(refused)) from refused
     config = uvicorn.Config(
         asgi,

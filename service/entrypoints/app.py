@@ -18,6 +18,7 @@ from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
 
 from service.adapters.errors import TRANSIENT_ERRORS
+from service.adapters.gate_key import GateKey, GateKeyError, load_gate_key
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
 from service.adapters.kafka_security import kafka_security
 from service.adapters.kafka_topics import create_topics, dead_letter_bytes
@@ -69,6 +70,7 @@ class Service:
             logger=self.log,
         )
         self.client: Client | None = None
+        self.gate_key: GateKey | None = None
         self.watcher: GovernanceWatcher | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
@@ -120,6 +122,7 @@ class Service:
 
     async def start(self) -> None:
         s = self.settings
+        self.gate_key = gate_key_of(s)
         watcher = GovernanceWatcher(s.governance_file, on_error=self._governance_refused)
         self.watcher = watcher
         self.metrics.init_lanes(watcher.current.lanes)
@@ -143,7 +146,9 @@ class Service:
             Parking(s.early_event_grace, s.max_parked_per_packet),
             s.max_parked_total,
         )
-        self._rt = GateContext(s, store, gate, self.outbox, self.metrics, self.health, self.log)
+        self._rt = GateContext(
+            s, store, gate, self.outbox, self.metrics, self.health, self.log, gate_key=self.gate_key
+        )
         self.health.recover()  # ready once every consumer has joined its group
 
     async def _create_topics(self) -> None:
@@ -197,6 +202,16 @@ class Service:
         self.log.error(
             "governance change refused; the last good file stays in force", extra={"reason": reason}
         )
+
+
+def gate_key_of(settings: Settings) -> GateKey:
+    """Fail closed: no manifest leaves the gate unsigned, so no key means no start."""
+    if settings.gate_key_file is None:
+        raise GateKeyError(
+            "GATE_KEY_FILE is not set: the gate signs every release attestation and audit "
+            "checkpoint and does not start without its key (python -m service keygen --out FILE)"
+        )
+    return load_gate_key(settings.gate_key_file)
 
 
 def _described(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from service.adapters.gate_key import GateKey
 from service.adapters.store import FactStore
 from service.gate.gate import Gate
 from service.settings import Settings
@@ -33,3 +34,4 @@ class GateContext:
     health: Health
     log: logging.Logger
     clock: Callable[[], datetime] = utc_now
+    gate_key: GateKey | None = None  # signs attestations and checkpoints (adapters/gate_key.py)

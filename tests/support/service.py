@@ -18,6 +18,8 @@ from tests.support.builders import AUDITOR, AUDITOR_SEED
 from tests.support.console import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
+# The gate's signing key for test runs only (attestations, checkpoints): never a real one.
+GATE_KEY_FILE = ROOT / "tests" / "fixtures" / "gate-key.pem"
 
 
 def free_port() -> int:
@@ -49,6 +51,7 @@ class ServiceProcess:
             "CONSUMER_GROUP": f"{prefix}gate",
             "HTTP_PORT": str(self.port),
             "GOVERNANCE_FILE": str(governance),
+            "GATE_KEY_FILE": str(GATE_KEY_FILE),
             "SCHEDULER_INTERVAL_SECONDS": "0.2",
             "RELAY_INTERVAL_SECONDS": "0.5",
             "GOVERNANCE_POLL_SECONDS": "0.3",

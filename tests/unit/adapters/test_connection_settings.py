@@ -114,3 +114,19 @@ def test_a_refused_topic_creation_names_the_topic_and_the_reason() -> None:
 
     assert refusals(Response()) == ["t-acl: denied"]
     assert refusals(Response(), retriable=True) == ["t-moving: NotControllerError"]
+
+
+def test_the_service_refuses_to_start_without_its_gate_key_or_with_a_key_that_is_not_ed25519(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("GATE_KEY_FILE", raising=False)
+    missing = CliRunner().invoke(whole_app(), ["run"])
+    assert missing.exit_code == 2
+    assert "GATE_KEY_FILE is not set" in missing.output
+    secret_looking = tmp_path / "gate.pem"
+    secret_looking.write_text("not-a-key-but-a-secret-sentence")
+    monkeypatch.setenv("GATE_KEY_FILE", str(secret_looking))
+    wrong = CliRunner().invoke(whole_app(), ["run"])
+    assert wrong.exit_code == 2
+    assert f"{secret_looking} is not an unencrypted PKCS#8 PEM" in wrong.output
+    assert "secret-sentence" not in wrong.output
