@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.contract.payloads import PAYLOAD_MODELS
+from service.contract.version2 import payload_model
 from tests.support.builders import approval, evidence_changed, feedback, forward, new_id, packet
 from tests.support.bus import Bus, Event
 from tests.support.service import ServiceProcess
@@ -186,7 +188,10 @@ def conforming(bus: Bus) -> list[str]:
     problems = []
     for topic, event, _ in bus.seen:
         try:
-            PAYLOAD_MODELS[topic].model_validate(event["data"])
+            model = payload_model(topic, int(event["schemaversion"]))
+            if model is None:
+                raise ValueError(f"no schemaversion {event['schemaversion']} of {topic}")
+            model.model_validate(event["data"])
         except ValueError as exc:
             problems.append(f"{topic} {event['id']}: {exc}")
     return problems
@@ -244,3 +249,16 @@ async def until_fact(
         if loop.time() > deadline:
             raise AssertionError(f"no {kind} fact on {pid}@r{revision} in {within}s")
         await asyncio.sleep(0.2)  # polling: the input has no output event to await
+
+
+RELOADS = "release_gate_governance_reloads_total"
+
+
+async def rewrite(service: ServiceProcess, path: Path, text: str, outcome: str) -> None:
+    """Replace the governance file atomically and await the service's verdict on it."""
+    key = sample(RELOADS, outcome=outcome)
+    before = (await scrape(service))[key]
+    staged = path.with_suffix(".staged")
+    staged.write_text(text)
+    os.replace(staged, path)
+    await settled(service, {key: before + 1})
