@@ -338,3 +338,9 @@ def manifest_event(data: Mapping[str, Any]) -> dict[str, Any]:
     """The release-manifest CloudEvent the gate publishes around `data`."""
     event_id = f"{data['manifest_id']}:released"
     return envelope("release-manifest", data, event_id=event_id, subject=str(data["packet_id"]))
+
+
+def one_byte_changed(raw: bytes, at: bytes) -> bytes:
+    """`raw` with the first byte of the first occurrence of `at` raised by one."""
+    where = raw.index(at)
+    return raw[:where] + bytes([raw[where] + 1]) + raw[where + 1 :]
