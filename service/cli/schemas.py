@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from service.contract.envelope import EVENT_TYPES, INPUT_TYPES, SCHEMA_VERSION, CloudEvent
-from service.contract.payloads import PAYLOAD_MODELS
+from service.contract.version2 import MODELS
 
 ROOT = Path(__file__).parents[2]  # no resolve(): nothing touches the disk at import
 SCHEMAS_DIR = ROOT / "schemas"
@@ -19,10 +19,12 @@ def render(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _schema(name: str, body: dict[str, Any], title: str) -> dict[str, Any]:
+def _schema(
+    name: str, body: dict[str, Any], title: str, version: int = SCHEMA_VERSION
+) -> dict[str, Any]:
     return {
         "$schema": _DIALECT,
-        "$id": f"urn:release-gate:schema:{name}:v{SCHEMA_VERSION}",
+        "$id": f"urn:release-gate:schema:{name}:v{version}",
         **body,
         "title": title,
     }
@@ -35,15 +37,20 @@ def json_schemas() -> dict[str, str]:
             _schema("cloudevent", CloudEvent.model_json_schema(), "CloudEvent envelope")
         )
     }
-    for type_ in EVENT_TYPES:
-        model = PAYLOAD_MODELS[type_]
+    for (type_, version), model in sorted(MODELS.items()):
+        if type_ not in EVENT_TYPES:
+            continue
         if type_ in INPUT_TYPES:
             body = model.model_json_schema(mode="validation")
         else:
             body = model.model_json_schema(mode="serialization")
         body["x-cloudevent-type"] = type_
         body["x-direction"] = "in" if type_ in INPUT_TYPES else "out"
-        files[f"{type_}.schema.json"] = render(_schema(type_, body, f"{type_} data"))
+        if version != 1:  # version-1 schemas stay byte for byte as published
+            body["x-schemaversion"] = version
+        name = f"{type_}.schema.json" if version == 1 else f"{type_}.v{version}.schema.json"
+        title = f"{type_} data" + ("" if version == 1 else f", schemaversion {version}")
+        files[name] = render(_schema(type_, body, title, version))
     return files
 
 

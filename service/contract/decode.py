@@ -6,11 +6,10 @@ from typing import Any, Generic, Literal, TypeVar, overload
 
 from pydantic import ValidationError
 
-from service.contract.envelope import INPUT_TYPES, SCHEMA_VERSION, CloudEvent
+from service.contract.envelope import INPUT_TYPES, READ_VERSIONS, CloudEvent
 from service.contract.errors import BadInput, ErrorKind, explain
 from service.contract.jsonio import load_object
 from service.contract.payloads import (
-    PAYLOAD_MODELS,
     ApprovalDecisionData,
     EvidenceChangedData,
     ForwardRequestData,
@@ -18,6 +17,7 @@ from service.contract.payloads import (
     Payload,
     ReviewFeedbackData,
 )
+from service.contract.version2 import payload_model
 from service.domain.canonical import option_set_hash, packet_hash, parse_manifest_id
 from service.domain.vocab import MAX_MESSAGE_BYTES
 
@@ -95,16 +95,20 @@ def decode(
         event = CloudEvent.model_validate(doc)
     except ValidationError as exc:
         raise BadInput(ErrorKind.NOT_A_CLOUDEVENT, explain(exc)) from exc
-    if event.schemaversion != SCHEMA_VERSION:
-        detail = f"schemaversion {event.schemaversion}; this service reads {SCHEMA_VERSION}"
+    readable = READ_VERSIONS[expected_type]
+    if event.schemaversion not in readable:
+        shown = " or ".join(str(v) for v in readable)
+        detail = f"schemaversion {event.schemaversion}; {expected_type} is read as {shown}"
         raise BadInput(ErrorKind.UNSUPPORTED_SCHEMA_VERSION, detail)
     if event.type != expected_type:
         known = "an input type" if event.type in INPUT_TYPES else "not an input type"
         detail = f"type {event.type!r} ({known}) arrived on the {expected_type!r} topic"
         raise BadInput(ErrorKind.UNKNOWN_TYPE, detail)
     raw_data: dict[str, Any] = doc["data"]
-    data = _validate(PAYLOAD_MODELS[expected_type], raw_data)
-    name, subject_of = _SUBJECTS[type(data)]
+    model = payload_model(expected_type, event.schemaversion)
+    assert model is not None  # every readable version has its model
+    data = _validate(model, raw_data)
+    name, subject_of = next(v for k, v in _SUBJECTS.items() if isinstance(data, k))
     expected_subject = subject_of(data)
     if event.subject != expected_subject:
         detail = f"subject {event.subject!r} != {name} {expected_subject!r}"

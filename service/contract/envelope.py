@@ -1,5 +1,6 @@
 """The CloudEvents 1.0 envelope (JSON structured mode) every message in and out is wrapped in."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 
@@ -24,7 +25,15 @@ OUTPUT_TYPES: Final[tuple[str, ...]] = (
     "dead-letter",
 )
 EVENT_TYPES: Final[tuple[str, ...]] = INPUT_TYPES + OUTPUT_TYPES
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 1  # what every event is unless version 2 changed its meaning
+# The versions of each input type the gate reads (version 1 is still accepted).
+READ_VERSIONS: Final[dict[str, tuple[int, ...]]] = {
+    "packet-ready": (1,),
+    "approval-decision": (1, 2),
+    "evidence-changed": (1,),
+    "forward-request": (1,),
+    "review-feedback": (1,),
+}
 DEFAULT_SOURCE: Final = "urn:release-gate"
 
 # Envelope attributes are free text for other producers; only bound them and forbid
@@ -74,6 +83,20 @@ def make_event(
     }
 
 
+def output_version(type_: str, data: Mapping[str, Any]) -> int:
+    """Version 2 exactly where a version-1 reader would misread the event: every manifest
+    (approvals, attestation), a lifecycle event carrying `approvals` (a counted approval
+    leaves the state as it was, which version 1 means as a refusal; a revocation is a move
+    version 1 does not have), a forward blocked because of a revocation."""
+    if type_ == "release-manifest":
+        return 2
+    if type_ == "packet-lifecycle" and "approvals" in data:
+        return 2
+    if type_ == "blocked-forward" and data.get("reason") == "revoked-by-owner":
+        return 2
+    return SCHEMA_VERSION
+
+
 def envelope_of(out: Outgoing, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
     """The CloudEvent for an event the domain decided to publish (its time already RFC 3339)."""
     if out.topic not in OUTPUT_TYPES:
@@ -86,6 +109,6 @@ def envelope_of(out: Outgoing, source: str = DEFAULT_SOURCE) -> dict[str, Any]:
         "subject": out.subject,
         "time": out.at,
         "datacontenttype": "application/json",
-        "schemaversion": SCHEMA_VERSION,
+        "schemaversion": output_version(out.topic, out.data),
         "data": dict(out.data),
     }

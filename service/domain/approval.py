@@ -61,25 +61,89 @@ def check_approval(
     used = [r for r, other in packet.items() if data["decision_id"] in other.decision_ids]
     if used and used != [rev.revision]:
         return "decision-reused", f"decision {data['decision_id']} already decided r{used[0]}"
+    if data["decision"] == "revoke":
+        return _check_revocable(rev, data)
     if rev.state is not RevisionState.PENDING:
         return "not-pending", f"revision is {rev.state}"
+    refusal = _check_binding(rev, data)
+    if refusal or not approving:
+        return refusal
+    return check_scope(lane, data, now) or _check_quorum(rev, lane, data)
+
+
+def _check_binding(rev: Revision, data: Mapping[str, Any]) -> Refusal | None:
+    """The decision names this very revision: its lane and both hashes."""
+    assert rev.packet is not None
     if data["lane_id"] != rev.lane_id:
         return "lane-mismatch", f"approval names {data['lane_id']}, revision is in {rev.lane_id}"
     for key in ("packet_hash", "option_set_hash"):
         if data[key] != rev.packet[key]:
             return "hash-mismatch", f"{key} {data[key]} != stored {rev.packet[key]}"
-    return check_scope(lane, data, now) if approving else None
+    return None
+
+
+def _check_revocable(rev: Revision, data: Mapping[str, Any]) -> Refusal | None:
+    if rev.state not in (RevisionState.APPROVED, RevisionState.RELEASED):
+        hint = "; a pending revision is rejected, not revoked" if not rev.terminal else ""
+        return "not-revocable", f"revision is {rev.state}{hint}"
+    return _check_binding(rev, data)
+
+
+# What every approval of one quorum must agree on (docs/design.md, quorum approvals).
+TERMS = ("packet_hash", "option_set_hash", "audience", "valid_from", "valid_until")
+
+
+def _term(data: Mapping[str, Any], name: str) -> object:
+    if name == "audience":
+        return tuple(sorted(data["audience"]))
+    if name in ("valid_from", "valid_until"):
+        return parse_time(data[name])
+    return data[name]
+
+
+def terms_differ(first: Mapping[str, Any], other: Mapping[str, Any]) -> str | None:
+    """The first term on which two approvals differ, or None when their terms are identical."""
+    return next((t for t in TERMS if _term(first, t) != _term(other, t)), None)
+
+
+def still_counted(rev: Revision, lane: Lane) -> tuple[list[Mapping[str, Any]], list[str]]:
+    """The approvals counted so far that still hold under this lane (signer still an owner
+    with that key), and why each other one no longer counts."""
+    held: list[Mapping[str, Any]] = []
+    dropped: list[str] = []
+    for approval in rev.approvals:
+        refusal = check_owner(lane, approval)
+        if refusal is None:
+            held.append(approval)
+        else:
+            dropped.append(f"{approval['approver']}'s approval no longer counts ({refusal[0]})")
+    return held, dropped
+
+
+def _check_quorum(rev: Revision, lane: Lane, data: Mapping[str, Any]) -> Refusal | None:
+    held, _ = still_counted(rev, lane)
+    if any(a["approver"] == data["approver"] for a in held):
+        return "approver-already-counted", f"{data['approver']} has approved this revision"
+    differing = terms_differ(held[0], data) if held else None
+    if differing:
+        first = held[0]["approver"]
+        return "terms-differ", f"{differing} differs from the approval of {first} counted first"
+    return None
 
 
 def recheck_release(rev: Revision, governance: Governance, now: datetime) -> Refusal | None:
-    """At release the approval must still hold under the governance in force now."""
+    """At release the quorum must still hold under the governance in force now."""
     assert rev.approval is not None
     lane = governance.lane(str(rev.lane_id))
     if lane is None:
         return "unknown-lane", f"lane {rev.lane_id} is no longer governed"
-    refusal = check_owner(lane, rev.approval)
-    if refusal:
-        return refusal
+    approvals = rev.approvals or (rev.approval,)
+    failures = [r for r in (check_owner(lane, a) for a in approvals) if r is not None]
+    holding = len({a["approver"] for a in approvals}) - len(failures)
+    if holding < lane.approvals_required:
+        reason, detail = failures[0] if failures else ("quorum-not-met", "too few approvals")
+        k = lane.approvals_required
+        return reason, f"{detail}; {holding} of {k} required approvals still hold"
     refusal = check_scope(lane, rev.approval, now)
     # The window may have begun already; only its shape and scope are re-checked here.
     if refusal and refusal[0] == "bad-window" and "already past" in refusal[1]:

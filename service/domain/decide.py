@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from service.domain.approval import check_approval
+from service.domain.approval import check_approval, still_counted
 from service.domain.canonical import parse_manifest_id
 from service.domain.commands import (
     DEFAULT_PARKING,
@@ -197,36 +197,66 @@ def _supersede_stale_evidence(work: Draft, evidence: Evidence) -> None:
                 break
 
 
-def _approval(work: Draft, cmd: ApprovalDecided, governance: Governance) -> None:
-    data = cmd.data
-    number = int(data["revision"])
-    record = {
+def signed_record(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What the audit trail keeps of any signed decision: who, when, what it means (21 CFR
+    Part 11 §11.50: identity, time and meaning, all inside the signed bytes)."""
+    return {
         "decision_id": data["decision_id"],
         "approver": data["approver"],
         "decision": data["decision"],
+        "signed_at": data.get("signed_at"),  # absent from version-1 decisions
+        "signature": data["signature"],
     }
+
+
+def _approval(work: Draft, cmd: ApprovalDecided, governance: Governance) -> None:
+    data = cmd.data
+    number = int(data["revision"])
+    record = signed_record(data)
     refusal = check_approval(work.revs, data, work.now, governance)
     if refusal:
         work.refuse(number, refusal[0], refusal[1], record)
-        return
-    if data["decision"] == "reject":
+    elif data["decision"] == "reject":
+        reason = str(data.get("reason") or "")
+        work.transition(number, "rejected", S.REJECTED, "rejected-by-owner", reason, record)
+    elif data["decision"] == "revoke":
+        reason = str(data.get("reason") or "")
         work.transition(
             number,
-            "rejected",
+            "revoked",
             S.REJECTED,
-            "rejected-by-owner",
-            str(data.get("reason") or ""),
+            "revoked-by-owner",
+            f"revoked by {data['approver']}: {reason}",
             record,
+            announced={"approvals": None},
         )
+    else:
+        _approve(work, number, data, record, governance)
+
+
+def _approve(
+    work: Draft,
+    number: int,
+    data: Mapping[str, Any],
+    record: Mapping[str, Any],
+    governance: Governance,
+) -> None:
+    """Count a valid approval; the k-th distinct one on identical terms approves."""
+    rev = work.rev(number)
+    lane = governance.lane(str(rev.lane_id))
+    assert lane is not None  # check_approval found the approver among its owners
+    held, dropped = still_counted(rev, lane)
+    quorum = [*held, dict(data)]
+    needed = lane.approvals_required
+    body = {**record, "approval": dict(data), "approvals": quorum}
+    if len(quorum) < needed:
+        detail = "; ".join([f"approvals: {len(quorum)} of {needed}", *dropped])
+        work.count(number, detail, body, {"counted": len(quorum), "required": needed})
         return
-    work.transition(
-        number,
-        "approved",
-        S.APPROVED,
-        "approved",
-        f"by {data['approver']} for {len(data['audience'])} recipients",
-        {**record, "approval": dict(data)},
-    )
+    by = ", ".join(a["approver"] for a in quorum)
+    of = f" ({needed} of {needed})" if needed > 1 else ""
+    detail = f"by {by}{of} for {len(data['audience'])} recipients"
+    work.transition(number, "approved", S.APPROVED, "approved", detail, body)
     rev = work.rev(number)
     if rev.valid_from is not None and rev.valid_from <= work.now:
         release(work, rev, governance)

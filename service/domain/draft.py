@@ -70,8 +70,9 @@ class Draft:
         data: Mapping[str, Any] | None = None,
         extra: tuple[Outgoing, ...] = (),
         superseded_by: int | None = None,
+        announced: Mapping[str, Any] | None = None,
     ) -> None:
-        """A state change, announced on packet-lifecycle."""
+        """A state change, announced on packet-lifecycle (`announced`: fields version 2 adds)."""
         from_state = self.rev(revision).state
         note = events.lifecycle(
             self.packet_id,
@@ -83,6 +84,7 @@ class Draft:
             self.cause,
             self.now,
             superseded_by,
+            announced,
         )
         body = {"detail": detail, "superseded_by": superseded_by, **(data or {})}
         self.append(revision, kind, to_state, reason, body, (*extra, note))
@@ -96,6 +98,27 @@ class Draft:
         )
         self.append(revision, "refused", None, reason, {"detail": detail, **data}, (note,))
         self.refused = True
+
+    def count(
+        self, revision: int, detail: str, data: Mapping[str, Any], progress: Mapping[str, int]
+    ) -> None:
+        """One approval of a quorum not yet complete: audited, announced, the state unchanged."""
+        state = self.rev(revision).state
+        value = None if state is None else state.value
+        note = events.lifecycle(
+            self.packet_id,
+            revision,
+            value,
+            value,
+            "approval-counted",
+            detail,
+            self.cause,
+            self.now,
+            extra={"approvals": dict(progress)},
+            tag="counted",
+        )
+        body = {"detail": detail, **data}
+        self.append(revision, "approval-counted", None, "approval-counted", body, (note,))
 
     @contextmanager
     def caused_by(self, event_id: str) -> Iterator[None]:

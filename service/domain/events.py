@@ -24,17 +24,21 @@ def lifecycle(
     cause_event_id: str,
     at: datetime,
     superseded_by: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    tag: str = "refused",
 ) -> Outgoing:
+    """`extra`: what version 2 adds (`approvals`); `tag` names a same-state event's id
+    (`refused`, or `counted` for one approval of a quorum)."""
     mid = manifest_id(packet_id, revision)
     # A state is entered once per revision, so "<manifest_id>:lifecycle:<to_state>" is
     # unique, and unlike the manifest's "<manifest_id>:released" on every output topic; a
     # refusal leaves the state as it was and is named by the input that caused it.
     if from_state != to_state:
         event_id = f"{mid}:lifecycle:{to_state}"
-    elif len(mid) + len(cause_event_id) <= MAX_ID - len(":refused:"):
-        event_id = f"{mid}:refused:{cause_event_id}"
+    elif len(mid) + len(cause_event_id) <= MAX_ID - len(f":{tag}:"):
+        event_id = f"{mid}:{tag}:{cause_event_id}"
     else:  # keep ids within the envelope's limit, still derived from the cause
-        event_id = f"{mid}:refused:{digest(cause_event_id)[7:39]}"
+        event_id = f"{mid}:{tag}:{digest(cause_event_id)[7:39]}"
     data = {
         "packet_id": packet_id,
         "revision": revision,
@@ -45,6 +49,7 @@ def lifecycle(
         "cause_event_id": cause_event_id,
         "superseded_by": superseded_by,
         "at": format_time(at),
+        **(extra or {}),
     }
     return _out("packet-lifecycle", event_id, packet_id, at, data)
 

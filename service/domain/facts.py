@@ -10,11 +10,12 @@ from typing import Any
 
 # Fact kinds that move the state; the others (refused, forward-*, feedback, ...) only record.
 TRANSITION_KINDS = frozenset(
-    {"created", "approved", "released", "superseded", "expired", "rejected"}
+    {"created", "approved", "released", "superseded", "expired", "rejected", "revoked"}
 )
 RECORD_KINDS = frozenset(
     {
         "refused",
+        "approval-counted",  # one approval of a quorum that is not complete yet
         "forward-allowed",
         "forward-blocked",
         "feedback",

@@ -44,6 +44,8 @@ def _state_blocks(work: Draft, data: Mapping[str, Any]) -> tuple[str, str] | Non
         return "manifest-mismatch", f"{shown(str(data['manifest_id']))} is not r{number}"
     if rev.state is S.SUPERSEDED:
         return "superseded", "the revision was superseded"
+    if rev.revoked:
+        return "revoked-by-owner", "a release owner revoked the release"
     if rev.state is S.EXPIRED:
         return "expired", "the approval window has ended"
     if rev.state is not S.RELEASED or rev.approval is None:

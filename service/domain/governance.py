@@ -17,7 +17,7 @@ from service.domain import vocab
 from service.domain.canonical import digest
 
 _REQUIRED = ("lane_id", "name", "authorized_recipients", "max_validity", "max_pending")
-_OPTIONAL = ("required_evidence", "release_owners", "auditors")
+_OPTIONAL = ("required_evidence", "release_owners", "auditors", "approvals_required")
 
 
 class GovernanceError(ValueError):
@@ -41,6 +41,8 @@ class Lane:
     release_owners: tuple[ReleaseOwner, ...] = ()
     # Read-only: may see the lane's packets and audit trails, never decide.
     auditors: tuple[ReleaseOwner, ...] = ()
+    # A quorum: this many distinct release owners approve on identical terms (k of n).
+    approvals_required: int = 1
 
     def owner(self, id_: str) -> ReleaseOwner | None:
         return next((o for o in self.release_owners if o.id == id_), None)
@@ -104,6 +106,7 @@ def _content(lane: Lane) -> dict[str, Any]:
         "max_validity_us": lane.max_validity // timedelta(microseconds=1),
         "max_pending_us": lane.max_pending // timedelta(microseconds=1),
         "required_evidence": list(lane.required_evidence),
+        "approvals_required": lane.approvals_required,
         "release_owners": [
             {"id": o.id, "public_key": base64.b64encode(o.public_key).decode()}
             for o in lane.release_owners
@@ -186,6 +189,7 @@ def _lane(item: object, index: int) -> Lane:
     for kind in evidence:
         if kind not in vocab.EVIDENCE_KINDS:
             raise _fail(where, "required_evidence", f"{kind!r} is not an evidence kind")
+    owners = _owners(item.get("release_owners"), where)
     return Lane(
         lane_id=str(lane_id),
         name=name,
@@ -193,9 +197,20 @@ def _lane(item: object, index: int) -> Lane:
         max_validity=_duration(item["max_validity"], where, "max_validity"),
         max_pending=_duration(item["max_pending"], where, "max_pending"),
         required_evidence=evidence,
-        release_owners=_owners(item.get("release_owners"), where),
+        release_owners=owners,
         auditors=_owners(item.get("auditors"), where, "auditors"),
+        approvals_required=_quorum(item.get("approvals_required", 1), where, len(owners)),
     )
+
+
+def _quorum(value: object, where: str, owners: int) -> int:
+    """k of n: at least 1, and no more than the lane has owners (a lane with none is frozen)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise _fail(where, "approvals_required", f"{value!r} is not a whole number >= 1")
+    if owners and value > owners:
+        problem = f"{value} approvals required but the lane has {owners} release owners"
+        raise _fail(where, "approvals_required", problem)
+    return value
 
 
 def _fail(where: str, field: str, problem: str) -> GovernanceError:

@@ -14,7 +14,24 @@ from service.domain.states import RevisionState as S
 from service.domain.times import format_time
 
 
-def build_manifest(rev: Revision, older: list[int], released_at: str) -> dict[str, Any]:
+def approvals_listed(rev: Revision) -> list[dict[str, Any]]:
+    """Every approval of the quorum, each with its signer, signing time and meaning."""
+    assert rev.approval is not None
+    return [
+        {
+            "decision_id": a["decision_id"],
+            "approver": a["approver"],
+            "signed_at": a.get("signed_at"),
+            "meaning": a["decision"],
+            "signature": a["signature"],
+        }
+        for a in rev.approvals or (rev.approval,)
+    ]
+
+
+def build_manifest(
+    rev: Revision, older: list[int], released_at: str, required: int = 1
+) -> dict[str, Any]:
     packet, approval = rev.packet, rev.approval
     assert packet is not None and approval is not None and rev.approved_at is not None
     data: dict[str, Any] = {
@@ -35,6 +52,8 @@ def build_manifest(rev: Revision, older: list[int], released_at: str) -> dict[st
         "blocked_requests": packet["blocked_requests"],
         "evidence_refs": packet["evidence_refs"],
         "supersedes": older,
+        "approvals_required": required,
+        "approvals": approvals_listed(rev),
     }
     data["manifest_hash"] = manifest_hash(data)
     return data
@@ -54,7 +73,9 @@ def release(work: Draft, rev: Revision, governance: Governance) -> None:
         )
         return
     older = sorted(r for r, other in work.revs.items() if other.created and r < rev.revision)
-    data = build_manifest(rev, older, format_time(work.now))
+    lane = governance.lane(str(rev.lane_id))
+    required = 1 if lane is None else lane.approvals_required
+    data = build_manifest(rev, older, format_time(work.now), required)
     work.transition(
         rev.revision,
         "released",

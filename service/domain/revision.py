@@ -11,6 +11,9 @@ from service.domain.facts import Fact, group_by_revision
 from service.domain.states import RevisionState, is_terminal
 from service.domain.times import parse_time
 
+# Facts a signed decision that took effect leaves behind (its decision id is then used).
+DECISION_KINDS = frozenset({"approved", "rejected", "approval-counted", "revoked"})
+
 __all__ = [
     "Packet",
     "Parked",
@@ -47,6 +50,9 @@ class Revision:
     ready_at: datetime | None = None
     max_pending: timedelta | None = None  # snapshot of the lane's rule at intake
     approval: Mapping[str, Any] | None = None  # raw approval data, once approved
+    # The approvals counted towards the lane's quorum so far (raw data), in arrival order.
+    approvals: tuple[Mapping[str, Any], ...] = ()
+    revoked: bool = False  # ended by a release owner's revocation
     approved_at: datetime | None = None
     manifest: Mapping[str, Any] | None = None
     causes: frozenset[str] = field(default_factory=frozenset)
@@ -116,13 +122,19 @@ def apply(rev: Revision, fact: Fact) -> Revision:
     elif fact.kind == "approved":
         changes["approval"] = data["approval"]
         changes["approved_at"] = parse_time(fact.at)
+        # Facts written before quorums carry the one approval only.
+        changes["approvals"] = tuple(data.get("approvals") or (data["approval"],))
+    elif fact.kind == "approval-counted":
+        changes["approvals"] = tuple(data["approvals"])
+    elif fact.kind == "revoked":
+        changes["revoked"] = True
     elif fact.kind == "released":
         changes["manifest"] = data["manifest"]
     elif fact.kind in ("forward-allowed", "forward-blocked"):
         changes["request_ids"] = rev.request_ids | {data["request_id"]}
     elif fact.kind == "feedback":
         changes["feedback_ids"] = rev.feedback_ids | {data["feedback_id"]}
-    if fact.kind in ("approved", "rejected") and "decision_id" in data:
+    if fact.kind in DECISION_KINDS and "decision_id" in data:
         changes["decision_ids"] = rev.decision_ids | {data["decision_id"]}
     if fact.kind == "parked":
         changes["parked"] = (*rev.parked, _parked(fact))

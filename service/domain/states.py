@@ -36,6 +36,9 @@ TRANSITIONS: Mapping[tuple[RevisionState | None, RevisionState], frozenset[str]]
     (S.APPROVED, S.SUPERSEDED): _SUPERSEDE | {"release-check-failed"},
     (S.RELEASED, S.EXPIRED): frozenset({"validity-ended"}),
     (S.RELEASED, S.SUPERSEDED): _SUPERSEDE,
+    # A release owner withdraws an approval or a release; never undone (docs/design.md).
+    (S.APPROVED, S.REJECTED): frozenset({"revoked-by-owner"}),
+    (S.RELEASED, S.REJECTED): frozenset({"revoked-by-owner"}),
 }
 
 

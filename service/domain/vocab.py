@@ -45,6 +45,8 @@ EvidenceKind = Literal[
 ]
 EVIDENCE_KINDS: Final[tuple[str, ...]] = get_args(EvidenceKind)
 Decision = Literal["approve", "reject"]
+# Version 2 of approval-decision adds revoke (an approved or released revision withdrawn).
+DecisionV2 = Literal["approve", "reject", "revoke"]
 Correction = Literal[
     "missing-blocked-terms", "wrong-audience", "stale-state", "manifest-mismatch", "other"
 ]
@@ -56,5 +58,16 @@ BlockedReason = Literal[
     "unknown-packet",
     "revision-mismatch",
     "manifest-mismatch",
+]
+# Version 2 of blocked-forward adds the reason of a revoked release.
+BlockedReasonV2 = Literal[
+    "outside-audience",
+    "not-released",
+    "superseded",
+    "expired",
+    "unknown-packet",
+    "revision-mismatch",
+    "manifest-mismatch",
+    "revoked-by-owner",
 ]
 StateName = Literal["pending", "approved", "released", "expired", "superseded", "rejected"]

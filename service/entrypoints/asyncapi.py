@@ -8,14 +8,14 @@ CloudEvent models, on the same topic names; the app serves exactly this document
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Union
 
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pydantic import create_model
 
 from service.contract.envelope import CloudEvent
-from service.contract.payloads import PAYLOAD_MODELS
+from service.contract.version2 import IN_USE, MODELS
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
 
 DESCRIPTIONS = {
@@ -33,10 +33,11 @@ DESCRIPTIONS = {
 
 
 def envelope_model(type_: str) -> type[CloudEvent]:
+    """The envelope with the `data` of every schemaversion of the type in use now."""
     name = "".join(part.title() for part in type_.split("-")) + "Event"
-    model: type[CloudEvent] = create_model(
-        name, __base__=CloudEvent, data=(PAYLOAD_MODELS[type_], ...)
-    )
+    models = [MODELS[(type_, version)] for version in IN_USE[type_]]
+    data: Any = models[0] if len(models) == 1 else Union[tuple(models)]  # noqa: UP007
+    model: type[CloudEvent] = create_model(name, __base__=CloudEvent, data=(data, ...))
     return model
 
 
@@ -72,7 +73,10 @@ def specification(settings: Settings) -> AsyncAPI:
         broker,
         title="release gate",
         version="1.0.0",
-        description="Governed release of recommendation packets (CONTRACT schemaversion 1).",
+        description=(
+            "Governed release of recommendation packets (CONTRACT schemaversion 1; version 2 "
+            "for quorum approvals, revocation and release attestations: docs/contract.md)."
+        ),
         schema_version="3.0.0",
     )
 

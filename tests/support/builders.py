@@ -60,6 +60,8 @@ OWNER_PUBLIC_KEY = base64.b64decode(vectors()["owner_public_key_b64"])
 SECOND_OWNER = "user:sam.reyes@support"
 SECOND_SEED = bytes(range(32))
 STRANGER_SEED = bytes(range(1, 33))
+THIRD_OWNER = "user:kim.ito@support"  # for quorum lanes (two of three)
+THIRD_SEED = bytes(range(3, 35))
 AUDITOR = "user:audit@support"  # a gate-wide auditor: reads every packet, decides nothing
 AUDITOR_SEED = bytes(range(2, 34))
 PREPARER = "user:lee.park@support"
@@ -86,12 +88,16 @@ def lane_yaml(
     recipients: Sequence[str] = RECIPIENTS,
     max_validity: str = "P7D",
     required: Sequence[str] | None = REQUIRED_EVIDENCE,
+    quorum: int | None = None,
 ) -> str:
-    """One lane entry of a governance file (`required=None` leaves required_evidence out)."""
+    """One lane entry of a governance file (`required=None` leaves required_evidence out;
+    `quorum` sets approvals_required)."""
     listed = "".join(
         f'      - id: "{oid}"\n        public_key: "{public_b64(seed)}"\n' for oid, seed in owners
     )
     evidence = "" if required is None else f"    required_evidence: [{', '.join(required)}]\n"
+    if quorum is not None:
+        evidence += f"    approvals_required: {quorum}\n"
     return (
         f"  - lane_id: {lane_id}\n"
         f"    name: {lane_id}\n"

@@ -37,7 +37,7 @@ CASES: list[tuple[str, bytes | None, ErrorKind, str]] = [
     ("schemaversion as a string", packet(put("schemaversion", "1")),
      K.NOT_A_CLOUDEVENT, "schemaversion: Input should be a valid integer"),
     ("schemaversion 2", packet(put("schemaversion", 2)),
-     K.UNSUPPORTED_SCHEMA_VERSION, "schemaversion 2; this service reads 1"),
+     K.UNSUPPORTED_SCHEMA_VERSION, "schemaversion 2; packet-ready is read as 1"),
     ("an unknown type", packet(put("type", "packet-exploded")),
      K.UNKNOWN_TYPE, "'packet-exploded' (not an input type) arrived on the 'packet-ready'"),
 ]

@@ -37,9 +37,10 @@ def governance(
     max_pending: str = "P14D",
     owners: Sequence[tuple[str, bytes]] = OWNERS,
     required: Sequence[str] = REQUIRED_EVIDENCE,
+    quorum: int | None = None,
 ) -> Governance:
     """LANE alone, as lane_yaml() writes it with these settings."""
-    lane = lane_yaml(LANE, max_pending, owners, recipients, max_validity, required)
+    lane = lane_yaml(LANE, max_pending, owners, recipients, max_validity, required, quorum)
     return parse_governance("lanes:\n" + lane)
 
 

@@ -29,8 +29,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 TERMINAL = frozenset({"superseded", "expired", "rejected"})
 LIVE = frozenset({"pending", "approved", "released"})
 TRANSITION_KINDS = frozenset(
-    {"created", "approved", "released", "superseded", "expired", "rejected"}
+    {"created", "approved", "released", "superseded", "expired", "rejected", "revoked"}
 )
+# What every approval of one quorum must agree on.
+TERMS = ("packet_hash", "option_set_hash", "audience", "valid_from", "valid_until")
 MAX_RECIPIENTS = 50
 MAX_SHOWN = 512
 
@@ -102,6 +104,7 @@ class LaneRules:
     max_pending: timedelta
     required: tuple[str, ...]
     owners: Mapping[str, bytes]  # identity -> raw public key
+    quorum: int = 1  # distinct owners who must approve on identical terms
 
 
 Rules = Mapping[str, LaneRules]
@@ -157,6 +160,8 @@ class Rev:
     ready_at: datetime | None = None
     max_pending: timedelta | None = None
     approval: Mapping[str, Any] | None = None
+    approvals: list[Mapping[str, Any]] = field(default_factory=list)  # counted so far
+    revoked: bool = False
     approved_at: datetime | None = None
     manifest: Mapping[str, Any] | None = None
     causes: set[str] = field(default_factory=set)
@@ -263,13 +268,17 @@ class PacketModel:
             rev.held = [h for h in rev.held if h.event_id != self.cause]
 
     def _lifecycle(
-        self, number: int, to_state: str | None, reason: str, superseded_by: int | None = None
+        self,
+        number: int,
+        to_state: str | None,
+        reason: str,
+        superseded_by: int | None = None,
+        tag: str = "refused",
+        **version2: Any,
     ) -> Out:
         before = self.rev(number).state
         mid = self.mid(number)
-        name = (
-            f"{mid}:lifecycle:{to_state}" if before != to_state else f"{mid}:refused:{self.cause}"
-        )
+        name = f"{mid}:lifecycle:{to_state}" if before != to_state else f"{mid}:{tag}:{self.cause}"
         data = {
             "packet_id": self.packet_id,
             "revision": number,
@@ -279,6 +288,7 @@ class PacketModel:
             "cause_event_id": self.cause,
             "superseded_by": superseded_by,
             "at": text_time(self.now),
+            **version2,
         }
         return Out("packet-lifecycle", self.packet_id, name, self.packet_id, data["at"], data)
 
@@ -495,12 +505,42 @@ class PacketModel:
         if data["decision"] == "reject":
             self._move(number, "rejected", "rejected", "rejected-by-owner", decision_ids=ids)
             return
+        if data["decision"] == "revoke":
+            note = self._lifecycle(number, "rejected", "revoked-by-owner", approvals=None)
+            self._append(
+                number,
+                "revoked",
+                "rejected",
+                "revoked-by-owner",
+                (note,),
+                revoked=True,
+                decision_ids=ids,
+            )
+            return
+        lane = rules[str(self.rev(number).packet["lane_id"])]  # type: ignore[index]
+        quorum = [*self._still_counted(number, lane), data]
+        if len(quorum) < lane.quorum:
+            progress = {"counted": len(quorum), "required": lane.quorum}
+            note = self._lifecycle(
+                number, "pending", "approval-counted", tag="counted", approvals=progress
+            )
+            self._append(
+                number,
+                "approval-counted",
+                None,
+                "approval-counted",
+                (note,),
+                approvals=quorum,
+                decision_ids=ids,
+            )
+            return
         self._move(
             number,
             "approved",
             "approved",
             "approved",
             approval=data,
+            approvals=quorum,
             approved_at=self.now,
             decision_ids=ids,
         )
@@ -522,16 +562,30 @@ class PacketModel:
             return "self-approval"
         if any(data["decision_id"] in r.decision_ids for n, r in self.revs.items() if n != number):
             return "decision-reused"
-        if rev.state != "pending":
+        revoke = data["decision"] == "revoke"
+        if revoke and rev.state not in ("approved", "released"):
+            return "not-revocable"
+        if not revoke and rev.state != "pending":
             return "not-pending"
         if data["lane_id"] != rev.packet["lane_id"]:
             return "lane-mismatch"
         if any(data[k] != rev.packet[k] for k in ("packet_hash", "option_set_hash")):
             return "hash-mismatch"
-        if approve:
-            scope = scope_refusal(lane, data, self.now)
-            return None if scope is None else scope[0]
+        if not approve:
+            return None
+        scope = scope_refusal(lane, data, self.now)
+        if scope is not None:
+            return scope[0]
+        held = self._still_counted(number, lane)
+        if any(a["approver"] == data["approver"] for a in held):
+            return "approver-already-counted"
+        if held and not same_terms(held[0], data):
+            return "terms-differ"
         return None
+
+    def _still_counted(self, number: int, lane: LaneRules) -> list[Mapping[str, Any]]:
+        """The counted approvals whose signer is still an owner of the lane with that key."""
+        return [a for a in self.rev(number).approvals if self._owner_refusal(lane, a) is None]
 
     @staticmethod
     def _owner_refusal(lane: LaneRules | None, data: Mapping[str, Any]) -> str | None:
@@ -544,7 +598,7 @@ class PacketModel:
         rev = self.rev(number)
         assert rev.approval is not None and rev.packet is not None and rev.approved_at
         lane = rules.get(str(rev.packet["lane_id"]))
-        problem = "unknown-lane" if lane is None else self._owner_refusal(lane, rev.approval)
+        problem = "unknown-lane" if lane is None else self._quorum_refusal(lane, rev)
         if problem is None:
             assert lane is not None
             scope = scope_refusal(lane, rev.approval, self.now)
@@ -553,7 +607,8 @@ class PacketModel:
             self._supersede(number, "release-check-failed")
             return
         older = sorted(n for n, r in self.revs.items() if r.created and n < number)
-        manifest = build_manifest(self.packet_id, rev, older, self.now)
+        assert lane is not None
+        manifest = build_manifest(self.packet_id, rev, older, self.now, lane.quorum)
         out = Out(
             "release-manifest",
             self.packet_id,
@@ -563,6 +618,12 @@ class PacketModel:
             manifest,
         )
         self._move(number, "released", "released", "released", (out,), manifest=manifest)
+
+    def _quorum_refusal(self, lane: LaneRules, rev: Rev) -> str | None:
+        failures = [r for r in (self._owner_refusal(lane, a) for a in rev.approvals) if r]
+        if len(rev.approvals) - len(failures) >= lane.quorum:
+            return None
+        return failures[0] if failures else "quorum-not-met"
 
     def _forward(self, data: Mapping[str, Any]) -> bool:
         """Records the outcome; True when the request id was decided before."""
@@ -607,6 +668,8 @@ class PacketModel:
             return "revision-mismatch", None
         if data["manifest_id"] != self.mid(number):
             return "manifest-mismatch", None
+        if rev.revoked:
+            return "revoked-by-owner", None
         if rev.state in ("superseded", "expired"):
             return str(rev.state), None
         if rev.state != "released" or rev.approval is None:
@@ -645,7 +708,20 @@ def scope_refusal(
     return None
 
 
-def build_manifest(packet_id: str, rev: Rev, older: list[int], now: datetime) -> dict[str, Any]:
+def same_terms(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    def term(d: Mapping[str, Any], name: str) -> Any:
+        if name == "audience":
+            return sorted(d["audience"])
+        if name.startswith("valid_"):
+            return read_time(d[name])
+        return d[name]
+
+    return all(term(a, t) == term(b, t) for t in TERMS)
+
+
+def build_manifest(
+    packet_id: str, rev: Rev, older: list[int], now: datetime, quorum: int
+) -> dict[str, Any]:
     packet, approval = rev.packet, rev.approval
     assert packet is not None and approval is not None and rev.approved_at is not None
     data: dict[str, Any] = {
@@ -666,6 +742,17 @@ def build_manifest(packet_id: str, rev: Rev, older: list[int], now: datetime) ->
         "blocked_requests": packet["blocked_requests"],
         "evidence_refs": packet["evidence_refs"],
         "supersedes": older,
+        "approvals_required": quorum,
+        "approvals": [
+            {
+                "decision_id": a["decision_id"],
+                "approver": a["approver"],
+                "signed_at": a.get("signed_at"),
+                "meaning": "approve",
+                "signature": a["signature"],
+            }
+            for a in rev.approvals
+        ],
     }
     data["manifest_hash"] = digest(data)
     return data

@@ -66,10 +66,16 @@ STRANGER_SEED = bytes(range(1, 33))
 SEEDS = {OWNER: OWNER_SEED, SECOND: SECOND_SEED, PREPARER: PREPARER_SEED, STRANGER: STRANGER_SEED}
 
 LANE_A, LANE_B, NO_LANE = "exec-customer-review", "exec-fast-review", "no-such-lane"
+LANE_C = "exec-board-review"  # two of its owners must approve (a quorum)
 CRO, GC, VP = "exec:cro", "exec:general-counsel", "exec:vp-support"
 BASE = {"incident-impact": "7", "contract": "3"}
 # packet -> (lane, the incident it cites); every packet cites the contract MSA-1 too.
-PACKETS = {"RP-1": (LANE_A, "INC-1"), "RP-2": (LANE_A, "INC-2"), "RP-3": (LANE_B, "INC-1")}
+PACKETS = {
+    "RP-1": (LANE_A, "INC-1"),
+    "RP-2": (LANE_A, "INC-2"),
+    "RP-3": (LANE_B, "INC-1"),
+    "RP-4": (LANE_C, "INC-2"),
+}
 GRACE = timedelta(minutes=5)
 T0 = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 
@@ -88,11 +94,26 @@ def lane_a(recipients: tuple[str, ...], *names: str) -> LaneRules:
 LANE_B_RULES = LaneRules(
     LANE_B, (CRO,), timedelta(days=3), timedelta(hours=1), ("incident-impact",), owners(OWNER)
 )
+
+
+def lane_c(*names: str) -> LaneRules:
+    required = ("incident-impact", "contract")
+    return LaneRules(
+        LANE_C, (CRO, GC), timedelta(days=7), timedelta(days=2), required, owners(*names), 2
+    )
+
+
 # The governance in force, switched by a "gov" step: the second one drops the second owner and
-# the vice president from lane A and stops governing lane B at all.
+# the vice president from lane A, stops governing lane B at all, and in lane C replaces the
+# second owner by the preparer (who may not approve their own packets): approvals the second
+# owner gave no longer count towards lane C's quorum.
 RULES: tuple[ref.Rules, ...] = (
-    {LANE_A: lane_a((CRO, GC, VP), OWNER, SECOND, PREPARER), LANE_B: LANE_B_RULES},
-    {LANE_A: lane_a((CRO, GC), OWNER, PREPARER)},
+    {
+        LANE_A: lane_a((CRO, GC, VP), OWNER, SECOND, PREPARER),
+        LANE_B: LANE_B_RULES,
+        LANE_C: lane_c(OWNER, SECOND),
+    },
+    {LANE_A: lane_a((CRO, GC), OWNER, PREPARER), LANE_C: lane_c(OWNER, PREPARER)},
 )
 
 
@@ -106,6 +127,7 @@ def as_governance(rules: ref.Rules) -> Governance:
             max_pending=lane.max_pending,
             required_evidence=lane.required,
             release_owners=tuple(ReleaseOwner(i, k) for i, k in lane.owners.items()),
+            approvals_required=lane.quorum,
         )
         for lane_id, lane in rules.items()
     }
@@ -153,13 +175,30 @@ def packet_content(pid: str, revision: int, variant: str, inc: str, msa: str) ->
 
 
 def approval(
-    target: Mapping[str, Any], variant: str, now: datetime, decision_id: str
+    target: Mapping[str, Any],
+    variant: str,
+    now: datetime,
+    decision_id: str,
+    first: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`first`: the approval counted first on the target, which `cosign` (another owner) and
+    `twice` (the same owner again) repeat the terms of."""
     lane = str(target["lane_id"])
-    audience = [CRO, GC] if lane == LANE_A else [CRO]
+    audience = [CRO] if lane == LANE_B else [CRO, GC]
     start, end = now - timedelta(minutes=1), now + timedelta(days=2)
     approver, seed = OWNER, OWNER_SEED
     change: dict[str, Any] = {}
+    if variant in ("cosign", "twice", "differ") and first is not None:
+        audience = list(reversed(first["audience"]))  # the same set, listed the other way
+        if variant == "differ":
+            audience = audience[:1] if len(audience) > 1 else [CRO, GC]
+        start, end = ref.read_time(first["valid_from"]), ref.read_time(first["valid_until"])
+        same = variant == "twice"
+        variant = "cosign"
+        approver = first["approver"] if same else (SECOND if first["approver"] == OWNER else OWNER)
+        seed = SEEDS[approver]
+    elif variant == "cosign":
+        approver, seed = SECOND, SECOND_SEED
     if variant == "other":
         approver, seed = SECOND, SECOND_SEED
     elif variant == "wrong-key":
@@ -187,13 +226,15 @@ def approval(
         "decision_id": decision_id,
         "packet_id": target["packet_id"],
         "revision": target["revision"],
-        "decision": "reject" if variant == "reject" else "approve",
+        "decision": {"reject": "reject", "revoke": "revoke"}.get(variant, "approve"),
         "approver": approver,
         "lane_id": lane,
         "packet_hash": target["packet_hash"],
         "option_set_hash": target["option_set_hash"],
     }
-    if variant == "reject":
+    if variant in ("cosign", "twice", "differ", "revoke"):  # version 2 signs its signing time
+        data["signed_at"] = text_time(now)
+    if variant in ("reject", "revoke"):
         data["reason"] = "not bounded enough"
     else:
         data.update(audience=audience, valid_from=text_time(start), valid_until=text_time(end))
@@ -206,7 +247,7 @@ def approval(
 
 # --- the abstract steps hypothesis draws ------------------------------------------------------
 
-PACKET = st.sampled_from(["RP-1", "RP-1", "RP-2", "RP-3"])
+PACKET = st.sampled_from(["RP-1", "RP-1", "RP-2", "RP-3", "RP-4", "RP-4"])
 TARGET = st.sampled_from([0] * 8 + [1, 2, 3])  # 0: the packet's newest revision sent so far
 APPROVALS = ["good"] * 6 + [
     "other",
@@ -228,6 +269,12 @@ APPROVALS = ["good"] * 6 + [
     "brief",
     "brief",
     "reuse",
+    "cosign",
+    "cosign",
+    "cosign",
+    "twice",
+    "revoke",
+    "revoke",
 ]
 CANDIDATES = [CRO, CRO, CRO, GC, GC, VP, "user:x@partner", "EXEC:CRO", "exec:cro\x07"]
 RECIPIENTS = st.one_of(
@@ -251,7 +298,7 @@ forward = st.tuples(
 feedback = st.tuples(st.just("feedback"), PACKET, TARGET, st.booleans())
 evidence = st.tuples(
     st.just("evidence"),
-    st.sampled_from(["INC-1", "INC-2", "MSA-1", LANE_A, LANE_B]),
+    st.sampled_from(["INC-1", "INC-2", "MSA-1", LANE_A, LANE_B, LANE_C]),
     st.sampled_from(["7", "8", "9"]),
 )
 clock = st.tuples(
@@ -270,8 +317,18 @@ story = st.tuples(
     st.one_of(st.sampled_from([[CRO], [GC], [CRO, GC]]), RECIPIENTS),
     st.sampled_from(["ready-first", "approval-first", "ready-last"]),
 )
+# Two owners' approvals of one revision, the second on the terms of the first (or, for
+# "twice", by the same owner), so that quorums complete often.
+pair = st.tuples(
+    st.just("pair"),
+    PACKET,
+    TARGET,
+    st.sampled_from(["cosign", "cosign", "twice", "differ", "cosign+revoke"]),
+)
 # Weighted by repetition: most histories store revisions, approve, release and forward.
 step = st.one_of(
+    pair,
+    pair,
     story,
     story,
     story,
@@ -449,6 +506,17 @@ class History:
                 "approval-first": (decided, stored, asked),
                 "ready-last": (decided, asked, stored),
             }[order]
+        elif kind == "pair":
+            _, pid, choice, variant = s
+            target = self.stored_or_fresh(pid, self.target(pid, choice))
+            first = self._approval(n, pid, target, "good")
+            yield first
+            second, revoke = variant.partition("+")[::2]
+            self.n += 1
+            yield self._approval(self.n, pid, target, second, first.command.data)
+            if revoke:
+                self.n += 1
+                yield self._approval(self.n, pid, target, revoke)
         elif kind == "forward":
             yield self._forward(n, *s[1:])
         elif kind == "feedback":
@@ -468,10 +536,21 @@ class History:
             assert kind == "gov", s
             self.rules = 1 - self.rules
 
-    def _approval(self, n: int, pid: str, target: Mapping[str, Any], variant: str) -> Sent:
+    def _approval(
+        self,
+        n: int,
+        pid: str,
+        target: Mapping[str, Any],
+        variant: str,
+        first: Mapping[str, Any] | None = None,
+    ) -> Sent:
         used = self.decisions.setdefault(pid, [])
         decision_id = used[-1] if variant == "reuse" and used else f"AD-{n}"
-        data = approval(target, "good" if variant == "reuse" else variant, self.now, decision_id)
+        counted = self.models[pid].peek(int(target["revision"]))
+        if first is None and counted is not None and counted.approvals:
+            first = counted.approvals[0]
+        chosen = "good" if variant == "reuse" else variant
+        data = approval(target, chosen, self.now, decision_id, first)
         used.append(decision_id)
         return Sent(pid, ApprovalDecided(f"ap-{n}", data), ref.Command("approval", f"ap-{n}", data))
 
@@ -516,7 +595,7 @@ class History:
         return Sent(pid, FeedbackReceived(f"rf-{n}", data, origin), modelled)
 
     def _evidence(self, n: int, what: str, version: str) -> Iterator[Sent]:
-        if what in (LANE_A, LANE_B):
+        if what in (LANE_A, LANE_B, LANE_C):
             kind, item = "audience-scope", what
         else:
             kind, item = ("contract", what) if what == "MSA-1" else ("incident-impact", what)
@@ -569,6 +648,7 @@ class History:
         dead = actual.dead_letter[0] if actual.dead_letter else None
         assert (actual.outcome, dead) == (expected.outcome, expected.dead_letter), where
         self.check_chain(pid, actual.facts, where)
+        self.check_quorum(actual.facts, where)
         self.packets[pid] = with_facts(self.packets[pid], pid, actual.facts)
         model = self.models[pid]
         mine = {(pid, n): st_ for n, st_ in model.states().items()}
@@ -577,6 +657,14 @@ class History:
         held = sorted(e for k, ids in self.held.items() if k[0] == pid for e in ids)
         assert held == sorted(model.held_ids()), f"{where}: held {held}"
         self.expected += [(pid, f) for f in expected.facts]
+
+    def check_quorum(self, facts: Any, where: str) -> None:
+        """No manifest leaves with fewer than k distinct owners' valid approvals on its terms."""
+        for o in (o for f in facts for o in f.outbox if o.topic == "release-manifest"):
+            lane = RULES[self.rules][o.data["lane_id"]]
+            signers = {a["approver"] for a in o.data["approvals"]}
+            assert len(signers) >= lane.quorum, f"{where}: released with {signers}"
+            assert signers <= set(lane.owners), f"{where}: {signers} not all owners"
 
     def check_chain(self, pid: str, facts: Any, where: str) -> None:
         """Every fact on its revision's next seq, linked to the one before, hash recomputed."""
@@ -703,4 +791,47 @@ def test_a_written_history_is_predicted_release_forward_recheck_and_grace_includ
         "RP-1": {1: "superseded", 2: "released"},
         "RP-2": {},
         "RP-3": {1: "superseded"},
+        "RP-4": {},
     }
+
+
+QUORUM = [
+    ("ready", "RP-4", 1, "fresh"),
+    ("approve", "RP-4", 1, "good"),  # 1 of 2
+    ("approve", "RP-4", 1, "twice"),  # the same owner again: counts once
+    ("clock", 30, False),
+    ("approve", "RP-4", 1, "other"),  # another owner, but a window 30 s later
+    ("approve", "RP-4", 1, "cosign"),  # another owner on identical terms: approved, released
+    ("forward", "RP-4", 1, [CRO], "new"),
+    ("approve", "RP-4", 1, "revoke"),
+    ("forward", "RP-4", 1, [CRO], "new"),
+    ("ready", "RP-4", 2, "fresh"),
+    ("approve", "RP-4", 2, "cosign"),  # the second owner first: 1 of 2
+    ("gov",),  # the second owner leaves lane C
+    ("approve", "RP-4", 2, "cosign"),  # the first owner: still 1 of 2
+]
+
+
+def test_a_quorum_history_counts_refuses_releases_revokes_and_forgets_a_departed_owner() -> None:
+    history = run_history(QUORUM, per_packet=100)
+    moves = [(f.revision, f.kind, f.reason) for pid, f in history.expected if pid == "RP-4"]
+    assert moves == [
+        (1, "created", "packet-ready"),
+        (1, "approval-counted", "approval-counted"),
+        (1, "refused", "approver-already-counted"),
+        (1, "refused", "terms-differ"),
+        (1, "approved", "approved"),
+        (1, "released", "released"),
+        (1, "forward-allowed", "allowed"),
+        (1, "revoked", "revoked-by-owner"),
+        (1, "forward-blocked", "revoked-by-owner"),
+        (2, "created", "packet-ready"),
+        (2, "approval-counted", "approval-counted"),
+        (2, "approval-counted", "approval-counted"),
+    ]
+    outs = [o.data for pid, f in history.expected for o in f.outbox if pid == "RP-4"]
+    [manifest] = [o for o in outs if "manifest_id" in o and "approvals_required" in o]
+    assert [a["approver"] for a in manifest["approvals"]] == [OWNER, SECOND]
+    progress = [o["approvals"] for o in outs if o.get("reason") == "approval-counted"]
+    assert progress == [{"counted": 1, "required": 2}] * 3
+    assert history.models["RP-4"].states() == {1: "rejected", 2: "pending"}

@@ -26,6 +26,8 @@ def test_the_table_holds_exactly_the_contract_moves() -> None:
         (S.APPROVED, S.SUPERSEDED),
         (S.RELEASED, S.EXPIRED),
         (S.RELEASED, S.SUPERSEDED),
+        (S.APPROVED, S.REJECTED),  # revoked by a release owner (schema version 2)
+        (S.RELEASED, S.REJECTED),
     }
 
 
