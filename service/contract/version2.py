@@ -65,7 +65,7 @@ class DsseEnvelope(Payload):
     """A DSSE envelope (in-toto Statement v1 inside), as securesystemslib writes it."""
 
     payload: _Base64
-    payloadType: Annotated[str, StringConstraints(min_length=1, max_length=256)]  # noqa: N815
+    payloadType: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     signatures: Annotated[list[DsseSignature], Field(min_length=1, max_length=8)]
 
 
