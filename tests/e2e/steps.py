@@ -9,7 +9,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.contract.payloads import PAYLOAD_MODELS
+from service.contract.version2 import payload_model
 from tests.support.builders import approval, evidence_changed, feedback, forward, new_id, packet
 from tests.support.bus import Bus, Event
 from tests.support.service import ServiceProcess
@@ -182,11 +182,16 @@ async def states(service: ServiceProcess, pid: str) -> dict[int, str | None]:
 
 
 def conforming(bus: Bus) -> list[str]:
-    """Every output event seen so far checked against its published model; the problems."""
+    """Every output event seen so far checked against the published model of its type and
+    schemaversion (service/contract/version2.py); the problems."""
     problems = []
     for topic, event, _ in bus.seen:
+        model = payload_model(topic, event["schemaversion"])
+        if model is None:
+            problems.append(f"{topic} {event['id']}: no schemaversion {event['schemaversion']}")
+            continue
         try:
-            PAYLOAD_MODELS[topic].model_validate(event["data"])
+            model.model_validate(event["data"])
         except ValueError as exc:
             problems.append(f"{topic} {event['id']}: {exc}")
     return problems

@@ -341,9 +341,10 @@ def rehash_manifest(data: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
 
 
 def manifest_event(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The release-manifest CloudEvent the gate publishes around `data`."""
+    """The release-manifest CloudEvent the gate publishes around `data` (schemaversion 2)."""
     event_id = f"{data['manifest_id']}:released"
-    return envelope("release-manifest", data, event_id=event_id, subject=str(data["packet_id"]))
+    event = envelope("release-manifest", data, event_id=event_id, subject=str(data["packet_id"]))
+    return {**event, "schemaversion": 2}
 
 
 def one_byte_changed(raw: bytes, at: bytes) -> bytes:

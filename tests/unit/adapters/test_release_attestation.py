@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from service.adapters.attestation import Attestor, sign_statement, verify_manifest
 from service.adapters.memory_store import MemoryStore
 from service.adapters.outbox import KafkaOutbox, encode
+from service.contract.version2 import payload_model
 from service.domain.attestation import PAYLOAD_TYPE, statement_of
 from service.domain.commands import ApprovalDecided, PacketReady
 from service.domain.facts import Fact
@@ -181,6 +182,13 @@ async def test_the_outbox_attests_release_manifests_as_they_leave_and_nothing_el
     others = [e for topic, e in sent if topic != "release-manifest"]
     assert len(manifests) == 1 and others
     assert problems(manifests[0]["data"]) == []
+    assert manifests[0]["schemaversion"] == 2
+    model = payload_model("release-manifest", 2)
+    assert model is not None and model.model_validate(manifests[0]["data"])
+    # The predicate lists the manifest's own approvals, signatures included.
+    statement = json.loads(base64.b64decode(manifests[0]["data"]["attestation"]["payload"]))
+    assert statement["predicate"]["approvals"] == manifests[0]["data"]["approvals"]
+    assert statement["predicate"]["approvals"][0]["signature"]
     assert all("attestation" not in e["data"] for e in others)
     # The fact log keeps the manifest without it.
     kept = [o.data for f in facts for o in f.outbox if o.topic == "release-manifest"]
