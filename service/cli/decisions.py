@@ -42,7 +42,9 @@ def build_decision(
     valid_from: datetime,
     valid_until: datetime,
     reason: str | None,
+    signed_at: datetime | None = None,
 ) -> dict[str, Any]:
+    """A version-2 decision: its signing time and meaning are inside the signed bytes."""
     data: dict[str, Any] = {
         "decision_id": decision_id,
         "packet_id": packet["packet_id"],
@@ -52,6 +54,7 @@ def build_decision(
         "lane_id": packet["lane_id"],
         "packet_hash": packet["packet_hash"],
         "option_set_hash": packet["option_set_hash"],
+        "signed_at": format_time(signed_at or datetime.now(UTC)),
     }
     if decision == "approve":
         data |= {
@@ -67,8 +70,15 @@ def build_decision(
 
 async def send_decision(settings: Settings, data: dict[str, Any], source: str) -> str:
     event_id = f"{data['decision_id']}:{data['decision']}"
+    version = 2 if "signed_at" in data else 1
     event = make_event(
-        "approval-decision", event_id, data["packet_id"], datetime.now(UTC), data, source=source
+        "approval-decision",
+        event_id,
+        data["packet_id"],
+        datetime.now(UTC),
+        data,
+        source=source,
+        schemaversion=version,
     )
     await publish(settings, "approval-decision", data["packet_id"], event)
     return event_id
@@ -124,6 +134,25 @@ def reject(
     typer.echo(f"published approval-decision {event_id}")
 
 
+def revoke(
+    packet_id: str,
+    revision: int,
+    reason: Annotated[str, typer.Option()],
+    approver: Annotated[str, typer.Option(help="your identity, as the governance file lists it")],
+    key_file: Annotated[Path, typer.Option(help="your key: PKCS#8 PEM or base64 seed")],
+    decision_id: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Sign a revocation of an approved or released revision and publish it (never undone)."""
+    settings = settings_from_env()
+    seed = read_seed(key_file)
+    now = datetime.now(UTC)
+    packet = asyncio.run(stored_packet(settings, packet_id, revision))
+    did = decision_id or f"AD-{packet_id}-r{revision}-revoke"
+    data = build_decision(packet, "revoke", approver, did, seed, [], now, now, reason)
+    event_id = asyncio.run(send_decision(settings, data, CLI_SOURCE))
+    typer.echo(f"published approval-decision {event_id}")
+
+
 def forward(
     packet_id: str,
     revision: int,
@@ -159,4 +188,5 @@ def forward(
 def register(app: typer.Typer) -> None:
     app.command()(approve)
     app.command()(reject)
+    app.command()(revoke)
     app.command()(forward)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from service.console.sessions import Session, fingerprint
 from service.contract.envelope import make_event
 from service.contract.payloads import ApprovalDecisionData
+from service.contract.version2 import ApprovalDecisionDataV2
 from service.domain.governance import Governance
 from service.domain.signing import verify
 from service.gate.context import GateContext
@@ -31,8 +32,10 @@ class DecisionRefused(Exception):
 
 def check(session: Session, governance: Governance, data: dict[str, Any]) -> ApprovalDecisionData:
     """The decision as the contract reads it, if this session may send it; else why not."""
+    # A decision signed with its signing time (what the console signs) is version 2.
+    model = ApprovalDecisionDataV2 if "signed_at" in data else ApprovalDecisionData
     try:
-        decision = ApprovalDecisionData.model_validate(data)
+        decision = model.model_validate(data)
     except ValidationError as exc:
         raise DecisionRefused(400, f"not an approval-decision: {exc.error_count()} errors") from exc
     if decision.approver != session.identity:
@@ -65,8 +68,15 @@ def _check_terms(decision: ApprovalDecisionData, allowed: tuple[str, ...], longe
 async def publish(rt: GateContext, decision: ApprovalDecisionData, data: dict[str, Any]) -> str:
     """Publish the decision exactly as signed (the raw object, not a re-dump)."""
     event_id = f"console-{decision.decision_id}"
+    version = 2 if isinstance(decision, ApprovalDecisionDataV2) else 1
     event = make_event(
-        "approval-decision", event_id, decision.packet_id, datetime.now(UTC), data, CONSOLE_SOURCE
+        "approval-decision",
+        event_id,
+        decision.packet_id,
+        datetime.now(UTC),
+        data,
+        CONSOLE_SOURCE,
+        version,
     )
     await (await rt.sender.send("approval-decision", decision.packet_id, event))
     rt.log.info(

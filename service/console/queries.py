@@ -136,6 +136,22 @@ class RevisionPage:
     why_not: str
     facts: list[Fact]
     chain: str
+    required: int = 1  # approvals the lane's quorum needs
+    revocable: bool = False  # approved or released, and the session owns the lane
+
+    @property
+    def approvals(self) -> list[Mapping[str, Any]]:
+        """The approvals counted so far, each with signer, signing time and meaning."""
+        return list(self.rev.approvals)
+
+    @property
+    def signed(self) -> list[Mapping[str, Any]]:
+        """Every signed decision the log records (counted, refused or applied), in order."""
+        return [
+            {**f.data, "kind": f.kind, "at": f.at}
+            for f in self.facts
+            if "decision_id" in f.data and "approver" in f.data
+        ]
 
 
 async def revision_page(
@@ -175,7 +191,14 @@ async def revision_page(
         why_not=why_not,
         facts=log,
         chain="ok" if broken is None else f"broken at {broken}",
+        required=1 if lane is None else lane.approvals_required,
+        revocable=_revocable(session, rev, lane),
     )
+
+
+def _revocable(session: Session, rev: Revision, lane: Lane | None) -> bool:
+    live = rev.state in (S.APPROVED, S.RELEASED)
+    return live and lane is not None and session.owns(lane.lane_id)
 
 
 def _why_not(session: Session, rev: Revision, lane: Lane | None) -> str:
@@ -187,6 +210,9 @@ def _why_not(session: Session, rev: Revision, lane: Lane | None) -> str:
         return "you prepared this packet: its release needs another owner (self-approval)"
     if rev.state is not S.PENDING:
         return f"the revision is {rev.state.value if rev.state else 'unknown'}, not pending"
+    if any(a["approver"] == session.identity for a in rev.approvals):
+        left = max(lane.approvals_required - len(rev.approvals), 1)
+        return f"you have approved it; it waits for {left} more release owner(s)"
     return ""
 
 

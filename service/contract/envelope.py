@@ -66,6 +66,7 @@ def make_event(
     time: datetime,
     data: dict[str, Any],
     source: str = DEFAULT_SOURCE,
+    schemaversion: int = SCHEMA_VERSION,
 ) -> dict[str, Any]:
     """A JSON-ready outbound CloudEvent; `data` must already be JSON-ready (times formatted)."""
     if type_ not in EVENT_TYPES:
@@ -78,7 +79,7 @@ def make_event(
         "subject": subject,
         "time": format_time(time),
         "datacontenttype": "application/json",
-        "schemaversion": SCHEMA_VERSION,
+        "schemaversion": schemaversion,
         "data": data,
     }
 

@@ -144,7 +144,7 @@ def check(
     _evidence_applied(distinct, revs, report)
     max_pending = {lane_id: lane.max_pending for lane_id, lane in governance.items()}
     _time_driven(revs, now, max_pending, grace, report)
-    manifests(distinct, revs, report)
+    manifests(distinct, revs, report, governance)
     forwards(distinct, events, revs, report)
     predict(distinct, revs, events, governance, report)
     if views is not None:

@@ -34,6 +34,8 @@ LEGAL = frozenset(
         ("approved", "superseded"),
         ("released", "expired"),
         ("released", "superseded"),
+        ("approved", "rejected"),  # revoked by a release owner (schema version 2)
+        ("released", "rejected"),
     }
 )
 
@@ -56,6 +58,7 @@ class LaneSpec:
     max_validity: timedelta
     max_pending: timedelta
     required: frozenset[str] = frozenset()
+    quorum: int = 1  # distinct owners whose approvals, on identical terms, a release needs
 
 
 Governance = Mapping[str, LaneSpec]

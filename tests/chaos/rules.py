@@ -9,13 +9,18 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tests.chaos.model import TERMINAL, Event, Rev, canonical, ts
+from tests.chaos.model import TERMINAL, Event, Governance, Rev, canonical, ts
 
 if TYPE_CHECKING:
     from tests.chaos.checker import Input, Report
 
 
-def manifests(inputs: list[Input], revs: Mapping[tuple[str, int], Rev], report: Report) -> None:
+def manifests(
+    inputs: list[Input],
+    revs: Mapping[tuple[str, int], Rev],
+    report: Report,
+    governance: Governance | None = None,
+) -> None:
     genuine = {
         i.data["decision_id"]: i.data
         for i in inputs
@@ -30,8 +35,10 @@ def manifests(inputs: list[Input], revs: Mapping[tuple[str, int], Rev], report: 
         if len(rev.manifests) > 1:
             report.conflicting.append(f"{rev.name}: {len(rev.manifests)} distinct manifests")
         for event in rev.manifests:
+            lane = (governance or {}).get(str(event["data"].get("lane_id")))
             problems = [
                 *_manifest_problems(rev, event, genuine, higher[rev.packet_id]),
+                *_quorum_problems(rev, event["data"], genuine, 1 if lane is None else lane.quorum),
                 *_stale_release(event["data"], news),
             ]
             report.wrong += [f"manifest {rev.name}: {problem}" for problem in problems]
@@ -94,7 +101,7 @@ def _manifest_problems(
     m = event["data"]
     if event["id"] != f"{rev.name}:released" or m.get("manifest_id") != rev.name:
         yield f"event id {event['id']} / manifest_id {m.get('manifest_id')}"
-    body = {k: v for k, v in m.items() if k != "manifest_hash"}
+    body = {k: v for k, v in m.items() if k not in ("manifest_hash", "attestation")}
     if m.get("manifest_hash") != "sha256:" + hashlib.sha256(canonical(body)).hexdigest():
         yield "manifest_hash does not match its content"
     if rev.accepted is None:
@@ -126,6 +133,36 @@ def _manifest_problems(
     for other in siblings:
         if other.revision > rev.revision and other.created_at and other.created_at < released:
             yield f"released after r{other.revision} arrived at {other.created_at.isoformat()}"
+
+
+_TERMS = ("audience", "valid_from", "valid_until", "packet_hash", "option_set_hash")
+
+
+def _quorum_problems(
+    rev: Rev, m: Mapping[str, Any], genuine: Mapping[str, Mapping[str, Any]], required: int
+) -> Iterable[str]:
+    """Every approval a manifest lists is a genuine owner's of this revision on the manifest's
+    terms, and at least `required` distinct owners gave one."""
+    listed = m.get("approvals") or [{"decision_id": m.get("decision_id")}]
+    signers = set()
+    for entry in listed:
+        approval = genuine.get(str(entry.get("decision_id")))
+        if approval is None or approval.get("revision") != rev.revision:
+            yield f"listed approval {entry.get('decision_id')} is not a genuine one of {rev.name}"
+            continue
+        if any(_term(approval, t) != _term(m, t) for t in _TERMS):
+            yield f"listed approval {entry.get('decision_id')} has other terms than the manifest"
+            continue
+        signers.add(str(approval["approver"]))
+    if len(signers) < required:
+        yield f"released with {len(signers)} distinct approvers; the lane requires {required}"
+
+
+def _term(data: Mapping[str, Any], name: str) -> object:
+    value = data.get(name)
+    if name == "audience":
+        return sorted(value or [])
+    return ts(value) if name.startswith("valid_") and value else value
 
 
 def forwards(

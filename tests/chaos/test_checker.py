@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ from tests.support.builders import (
     LANE,
     RECIPIENTS,
     REQUIRED_EVIDENCE,
+    SECOND_OWNER,
+    SECOND_SEED,
     approval,
     envelope,
     evidence_changed,
@@ -524,3 +527,44 @@ def test_a_revision_created_in_another_state_than_the_rules_give_is_wrong() -> N
 def test_a_revision_left_live_under_a_newer_one_is_missed() -> None:
     story = Story().without("RP-1@r1:lifecycle:superseded")
     only(story.check(), "missed", "RP-1@r1 still pending under r2")
+
+
+QUORUM = {LANE: replace(RULES, quorum=2)}
+
+
+def test_a_manifest_with_fewer_distinct_approvers_than_the_lane_requires_is_wrong() -> None:
+    story = Story()
+    report = check(story.inputs, story.outputs, now=at(60), governance=QUORUM)
+    assert any("1 distinct approvers; the lane requires 2" in w for w in report.wrong), (
+        report.details()
+    )
+    assert story.check().ok, "the same run under a one-approval lane is clean"
+
+
+def test_a_manifest_listing_one_owner_twice_or_an_approval_of_other_terms_is_wrong() -> None:
+    story = Story().without("RP-1@r2:released", "release-manifest")
+    twice = [{"decision_id": story.appr["decision_id"], "approver": story.appr["approver"]}] * 2
+    story.outputs.append(manifest(story.r2, story.appr, 3, approvals=twice))
+    report = check(story.inputs, story.outputs, now=at(60), governance=QUORUM)
+    assert any("1 distinct approvers" in w for w in report.wrong), report.details()
+    other = approval(story.r2, approver=SECOND_OWNER, seed=SECOND_SEED, audience=["exec:cro"])
+    story.inputs.append(sent("approval-decision", other, "e9", genuine=True))
+    listed = [*twice[:1], {"decision_id": other["decision_id"], "approver": SECOND_OWNER}]
+    story = story.without("RP-1@r2:released", "release-manifest")
+    story.outputs.append(manifest(story.r2, story.appr, 3, approvals=listed))
+    report = check(story.inputs, story.outputs, now=at(60), governance=QUORUM)
+    assert any("has other terms than the manifest" in w for w in report.wrong), report.details()
+
+
+def test_a_release_or_a_forward_after_a_revocation_is_wrong() -> None:
+    story = (
+        Story()
+        .without("RP-1@r2:lifecycle:released")
+        .without("RP-1@r2:released", "release-manifest")
+    )
+    story.outputs.append(lifecycle(story.r2, "approved", "rejected", "revoked-by-owner", "e7", 3))
+    story.outputs.append(manifest(story.r2, story.appr, 3.5))
+    report = story.check()
+    assert not any("illegal move" in w for w in report.wrong), "a revocation is a legal move"
+    assert any("after it was rejected" in w for w in report.wrong), report.details()
+    assert any("after RP-1@r2 was rejected" in w for w in report.wrong), report.details()

@@ -4,7 +4,6 @@ The module edits its own governance file; each edit is awaited through the reloa
 (a reload has no event), so the tests run in file order on purpose.
 """
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,8 +14,8 @@ from tests.e2e.steps import (
     ready,
     refused,
     released,
+    rewrite,
     sample,
-    scrape,
     settled,
 )
 from tests.support.builders import (
@@ -36,18 +35,6 @@ from tests.support.builders import (
 )
 from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
-
-RELOADS = "release_gate_governance_reloads_total"
-
-
-async def rewrite(service: ServiceProcess, path: Path, text: str, outcome: str) -> None:
-    """Replace the governance file atomically and await the service's verdict on it."""
-    key = sample(RELOADS, outcome=outcome)
-    before = (await scrape(service))[key]
-    staged = path.with_suffix(".staged")
-    staged.write_text(text)
-    os.replace(staged, path)
-    await settled(service, {key: before + 1})
 
 
 def governance(

@@ -115,6 +115,15 @@ def auditors_yaml(auditors: Sequence[tuple[str, bytes]] = ((AUDITOR, AUDITOR_SEE
     return "auditors:\n" + listed
 
 
+QUORUM_LANE = "exec-board-review"  # two of three owners must approve (approvals_required: 2)
+THREE_OWNERS = (*OWNERS, (THIRD_OWNER, THIRD_SEED))
+
+
+def quorum_governance_yaml() -> str:
+    """governance_yaml() and QUORUM_LANE, owned by OWNER, SECOND_OWNER and THIRD_OWNER."""
+    return governance_yaml() + lane_yaml(QUORUM_LANE, owners=THREE_OWNERS, quorum=2)
+
+
 def governance_yaml(fast_pending: str = "PT4S") -> str:
     """The gate-wide AUDITOR, then LANE and FAST_LANE, both owned by OWNER and SECOND_OWNER;
     append lane_yaml() for more lanes."""
@@ -294,8 +303,12 @@ def envelope(
     event_id: str | None = None,
     subject: str | None = None,
     time: datetime | None = None,
+    schemaversion: int | None = None,
 ) -> dict[str, Any]:
-    """The CloudEvent a producer sends; a fresh id, the expected subject and now, unless told."""
+    """The CloudEvent a producer sends; a fresh id, the expected subject and now, unless told.
+    A decision carrying `signed_at` is version 2 (docs/contract.md#version-2), all else 1."""
+    if schemaversion is None:
+        schemaversion = 2 if type_ == "approval-decision" and "signed_at" in data else 1
     return {
         "specversion": "1.0",
         "id": event_id or new_id("evt"),
@@ -304,7 +317,7 @@ def envelope(
         "subject": subject_of(type_, data) if subject is None else subject,
         "time": (time or now()).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "datacontenttype": "application/json",
-        "schemaversion": 1,
+        "schemaversion": schemaversion,
         "data": data,
     }
 

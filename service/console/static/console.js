@@ -132,6 +132,8 @@ function decisionData(data, kind, form) {
     lane_id: data.lane_id,
     packet_hash: data.packet.packet_hash,
     option_set_hash: data.packet.option_set_hash,
+    // Schema version 2: the signing time is inside the signed bytes (its meaning is `decision`).
+    signed_at: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
   };
   const comment = form.comment.value.trim();
   if (kind === "approve") {
@@ -142,7 +144,7 @@ function decisionData(data, kind, form) {
       decision.reason = comment;
     }
   } else {
-    decision.reason = comment || "rejected by the release owner";
+    decision.reason = comment || `${kind === "revoke" ? "revoked" : "rejected"} by the release owner`;
   }
   return decision;
 }
@@ -174,6 +176,9 @@ async function follow(data, eventId) {
     if (status === 200) {
       document.getElementById("state").textContent = answer.state;
       const outcome = answer.outcome;
+      if (outcome && outcome.kind === "approval-counted") {
+        return say("decision-status", `Counted: ${outcome.detail}. Other owners must approve on the same terms.`);
+      }
       if (outcome && outcome.kind === "refused") {
         return say("decision-status", `Refused by the gate: ${outcome.reason} — ${outcome.detail}`, true);
       }
@@ -229,13 +234,16 @@ async function revisionPage() {
   document.body.dataset.integrity = same ? "ok" : "mismatch";
   if (!same) {
     say("integrity", "The packet shown does not hash to this revision's hashes: this page refuses to sign it.", true);
-    if (form) {
-      form.querySelectorAll("button").forEach((b) => { b.disabled = true; });
-    }
+    document.querySelectorAll("#decision-form button, #revoke-form button")
+      .forEach((b) => { b.disabled = true; });
     return;
   }
   if (form) {
     form.addEventListener("submit", (event) => decide(event, data));
+  }
+  const revoking = document.getElementById("revoke-form");
+  if (revoking) {
+    revoking.addEventListener("submit", (event) => decide(event, data));
   }
   watchState(data);
 }
