@@ -1,4 +1,8 @@
-"""Publishing facts' outboxes to Kafka (idempotent producer, acks=all), then marking them."""
+"""Publishing facts' outboxes to Kafka (idempotent producer, acks=all), then marking them.
+
+A release manifest is attested here, as it leaves (service/adapters/attestation.py): the fact
+log keeps the manifest without its attestation, and a re-publication (the relay's, after a
+crash) signs the same bytes again, so it is the same event byte for byte."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 
+from service.adapters.attestation import Attestor
 from service.adapters.store import FactStore
 from service.contract.envelope import envelope_of
 from service.domain.facts import Fact
@@ -22,10 +27,13 @@ def encode(event: Mapping[str, Any]) -> bytes:
 
 
 class KafkaOutbox:
-    def __init__(self, broker: KafkaBroker, store: FactStore, settings: Settings) -> None:
+    def __init__(
+        self, broker: KafkaBroker, store: FactStore, settings: Settings, attestor: Attestor
+    ) -> None:
         self.broker = broker
         self.store = store
         self.settings = settings
+        self.attestor = attestor
 
     async def send(self, topic: str, key: str, event: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Queue one event on the producer; the future resolves when the broker has it."""
@@ -43,7 +51,9 @@ class KafkaOutbox:
         if not waiting:
             return
         futures = [
-            await self.send(o.topic, o.key, envelope_of(o)) for f in waiting for o in f.outbox
+            await self.send(o.topic, o.key, self.attestor.event(envelope_of(o)))
+            for f in waiting
+            for o in f.outbox
         ]
         await asyncio.gather(*futures)
         await self.store.mark_published([f.id for f in waiting])

@@ -74,6 +74,28 @@ def keygen(
     typer.echo(f"public_key: {base64.b64encode(public).decode()}")
 
 
+@app.command("verify-manifest")
+def verify_manifest(
+    file: Annotated[
+        Path, typer.Argument(help="a release-manifest CloudEvent as JSON, or its data object")
+    ],
+    public_key: Annotated[
+        Path,
+        typer.Option(
+            "--public-key",
+            help="the gate's public key: PEM public key, PEM private key or base64 raw key",
+        ),
+    ],
+) -> None:
+    """Verify a release manifest's attestation offline (no Kafka, no store): the DSSE
+    signature by the given key, the in-toto statement, its subject (the manifest id and the
+    recomputed manifest_hash) and every predicate field. Exit 0 verified, 1 a check failed
+    (each named), 2 the file or the key unreadable."""
+    from service.cli.verify import verify_files
+
+    raise typer.Exit(verify_files(file, public_key))
+
+
 _whole: list[typer.Typer] = []
 
 

@@ -28,8 +28,8 @@ def option_set_hash(options: Sequence[Any]) -> str:
     return digest(list(options))
 
 
-def _without(data: Mapping[str, Any], key: str) -> dict[str, Any]:
-    return {k: value for k, value in data.items() if k != key}
+def _without(data: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: value for k, value in data.items() if k not in keys}
 
 
 def packet_hash(data: Mapping[str, Any]) -> str:
@@ -38,8 +38,9 @@ def packet_hash(data: Mapping[str, Any]) -> str:
 
 
 def manifest_hash(data: Mapping[str, Any]) -> str:
-    """Digest of the release-manifest data without its own `manifest_hash` key."""
-    return digest(_without(data, "manifest_hash"))
+    """Digest of the release-manifest data without its own `manifest_hash` key and without
+    the `attestation` that signs it (added at publish time: service/adapters/attestation.py)."""
+    return digest(_without(data, "manifest_hash", "attestation"))
 
 
 def manifest_id(packet_id: str, revision: int) -> str:

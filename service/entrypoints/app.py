@@ -17,6 +17,7 @@ from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
 
+from service.adapters.attestation import Attestor
 from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.gate_key import GateKey, GateKeyError, load_gate_key
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
@@ -134,7 +135,7 @@ class Service:
             self.log, "kafka", self._create_topics, self.startup, self._kafka_reason
         )
         self.startup.waiting = "starting the consumers"
-        self.outbox = KafkaOutbox(self.broker, store, s)
+        self.outbox = KafkaOutbox(self.broker, store, s, Attestor(self.gate_key))
         gate = Gate(
             store,
             self.outbox,

@@ -1,8 +1,10 @@
 """HTTP beside the consumers, on Starlette: an explicit allow-list of paths and methods.
 
-Open: `GET /healthz`, `GET /readyz`, `GET /metrics` (probes and Prometheus) and
+Open: `GET /healthz`, `GET /readyz`, `GET /metrics` (probes and Prometheus),
 `GET /asyncapi.json` (the document, served here: FastStream's own AsyncAPI route is never
-mounted, since it carries a "try it out" handler that publishes to Kafka). Sign-in:
+mounted, since it carries a "try it out" handler that publishes to Kafka) and
+`GET /.well-known/release-gate/gate-key` (the public half of the key that signs release
+attestations, service/adapters/gate_key.py). Sign-in:
 `POST /session/challenge`, `POST /session`, `DELETE /session`. Everything that shows packet
 content needs a session whose roles include the packet's lane (service/console/sessions.py).
 Any other path is 404, any other method 405; bodies are capped; every answer carries the
@@ -36,6 +38,9 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Context = Callable[[], GateContext]
+
+
+GATE_KEY_PATH = "/.well-known/release-gate/gate-key"
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -114,6 +119,13 @@ class HttpSide:
     async def asyncapi_json(self, _: Request) -> Response:
         return Response(self.asyncapi(), media_type="application/json")
 
+    async def gate_key(self, _: Request) -> Response:
+        """What verifiers of release attestations need: the public key, never the private."""
+        key = self.context().gate_key
+        if key is None:
+            return error(503, "the gate key is not loaded")
+        return JSONResponse(key.describe())
+
     async def challenge(self, request: Request) -> Response:
         try:
             identity = _text(await _json_body(request), "identity", vocab.IDENTITY_MAX)
@@ -189,6 +201,7 @@ def route_table(side: HttpSide, console: Console | None = None) -> list[Route]:
         Route("/readyz", side.readyz, methods=["GET"]),
         Route("/metrics", side.metrics, methods=["GET"]),
         Route("/asyncapi.json", side.asyncapi_json, methods=["GET"]),
+        Route(GATE_KEY_PATH, side.gate_key, methods=["GET"]),
         Route("/session/challenge", side.challenge, methods=["POST"]),
         Route("/session", side.sign_in, methods=["POST"]),
         Route("/session", side.sign_out, methods=["DELETE"]),

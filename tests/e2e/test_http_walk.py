@@ -1,9 +1,10 @@
 """Nothing walks around the gate over HTTP: every route the app mounts, with every method,
 without a session, against the running service.
 
-Only the probes, the metrics and the AsyncAPI JSON answer 2xx (and the sign-in page with
-its own script and style, which carry no packet content); no answer carries packet content;
-nothing is published to any topic; and afterwards the service still decides a fresh packet.
+Only the probes, the metrics, the AsyncAPI JSON and the gate's public key answer 2xx (and
+the sign-in page with its own script and style, which carry no packet content); no answer
+carries packet content; nothing is published to any topic; and afterwards the service still
+decides a fresh packet.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-OPEN = {"/healthz", "/readyz", "/metrics", "/asyncapi.json"}
+OPEN = {"/healthz", "/readyz", "/metrics", "/asyncapi.json", "/.well-known/release-gate/gate-key"}
 SIGN_IN = {
     "/console",
     "/console/static/console.js",

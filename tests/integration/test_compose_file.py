@@ -60,3 +60,14 @@ def test_every_published_port_binds_the_loopback_interface_only() -> None:
     assert published, "no published ports at all: the check below would be vacuous"
     exposed = [(name, port) for name, port in published if port.get("host_ip") != "127.0.0.1"]
     assert exposed == []
+
+
+def test_the_service_gets_its_gate_key_as_a_secret_file_it_is_told_of() -> None:
+    config = resolved()
+    gate = config["services"]["release-gate"]
+    (secret,) = gate["secrets"]
+    assert gate["environment"]["GATE_KEY_FILE"] == secret["target"] == "/run/secrets/gate-key"
+    source = Path(config["secrets"][secret["source"]]["file"])
+    assert source == ROOT / ".local" / "run" / "gate-key.pem"  # what `make run` makes
+    # Not the key tests run with (tests/fixtures), and nothing copied into the image.
+    assert "fixtures" not in source.parts

@@ -370,8 +370,9 @@ def test_secrets_reach_the_container_only_as_files(name: str) -> None:
         var: e["value"] for var, e in env(docs).items() if var.removesuffix("_FILE") in secrets
     }
     assert "MONGODB_URL_FILE" in files and "SESSION_SECRET_FILE" in files
-    # The TLS material is a secret too: the client key above all.
+    # The TLS material is a secret too: the client key above all; and the gate's signing key.
     files |= {var: e["value"] for var, e in env(docs).items() if var.startswith("KAFKA_SSL_")}
+    files["GATE_KEY_FILE"] = env(docs)["GATE_KEY_FILE"]["value"]
     for var, path in files.items():
         mount, volume = mount_of(docs, path)
         assert "secret" in volume, f"{var}={path} is not in a mounted Secret"
@@ -393,6 +394,30 @@ def test_the_mtls_files_and_ca_come_from_the_mounted_tls_secret() -> None:
         "/etc/release-gate/secrets/"
     )
     assert values["KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+
+
+@pytest.mark.parametrize("name", sorted(RENDERS))
+def test_the_gate_key_is_read_from_the_named_existing_secret_mounted_read_only(name: str) -> None:
+    docs = rendered(name)
+    path = plain_env(docs)["GATE_KEY_FILE"]
+    assert path == "/etc/release-gate/gate-key/gate-key.pem"
+    mount, volume = mount_of(docs, path)
+    assert mount["readOnly"] is True and "subPath" not in mount
+    assert volume["secret"]["secretName"] == "release-gate-gate-key"
+    # The chart never writes the key: it is in no Secret the chart makes.
+    made = [d for d in docs if d["kind"] == "Secret"]
+    assert all(d["metadata"]["name"] != "release-gate-gate-key" for d in made)
+    assert all("gate-key.pem" not in d.get("data", {}) for d in made)
+
+
+def test_the_chart_takes_another_secret_and_key_for_the_gate_key_and_refuses_none() -> None:
+    result = template("--set", "gateKey.secretName=signing", "--set", "gateKey.key=ed25519.pem")
+    assert result.returncode == 0, result.stderr
+    docs = tuple(d for d in yaml.safe_load_all(result.stdout) if d)
+    _, volume = mount_of(docs, plain_env(docs)["GATE_KEY_FILE"])
+    assert plain_env(docs)["GATE_KEY_FILE"].endswith("/ed25519.pem")
+    assert volume["secret"]["secretName"] == "signing"
+    assert "does not start without its key" in refused("--set", "gateKey.secretName=")
 
 
 def test_no_secret_value_appears_in_any_object_but_the_secret() -> None:

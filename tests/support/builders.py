@@ -1,9 +1,10 @@
 """The one set of test builders every tier uses.
 
 Identities and their test keys, governance YAML, input payloads with real hashes and
-signatures, the CloudEvent envelope a producer sends, and access to the contract's example
-fixtures (tests/fixtures/contract). Tiers with fixed defaults of their own (the domain
-tests' T0 and INC-1 evidence) wrap these; none builds a payload of its own.
+signatures, the CloudEvent envelope a producer sends, access to the contract's example
+fixtures (tests/fixtures/contract), release manifests and the gate's test keys. Tiers with
+fixed defaults of their own (the domain tests' T0 and INC-1 evidence) wrap these; none builds
+a payload of its own.
 """
 
 from __future__ import annotations
@@ -19,12 +20,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from service.domain.canonical import option_set_hash, packet_hash
+from service.adapters.gate_key import GateKey, gate_key_from_private, load_gate_key
+from service.domain.canonical import manifest_hash, option_set_hash, packet_hash
 from service.domain.signing import sign
 from service.domain.times import format_time
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "contract"
+# The gate's signing key for test runs only (attestations, checkpoints): never a real one.
+GATE_KEY_FILE = ROOT / "tests" / "fixtures" / "gate-key.pem"
 
 
 # The contract's example fixtures: read fresh on every call, safe to mutate.
@@ -321,3 +325,42 @@ def envelope(
 def encode(doc: Any) -> bytes:
     """JSON bytes as a producer writes them (UTF-8, non-ASCII kept)."""
     return json.dumps(doc, ensure_ascii=False).encode("utf-8")
+
+
+# Release manifests and the gate's keys (TEST ONLY).
+
+
+def gate_key() -> GateKey:
+    """The gate key every test service runs with (GATE_KEY_FILE)."""
+    return load_gate_key(GATE_KEY_FILE)
+
+
+def other_gate_key() -> GateKey:
+    """A gate key that is not the test service's."""
+    return gate_key_from_private(Ed25519PrivateKey.from_private_bytes(STRANGER_SEED))
+
+
+def manifest() -> dict[str, Any]:
+    """The contract's worked release-manifest data (tests/fixtures/contract), hash included."""
+    data: dict[str, Any] = load("release-manifest.data.json")["data"]
+    return data
+
+
+def rehash_manifest(data: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
+    """Release-manifest data with `changes` applied and manifest_hash recomputed."""
+    changed: dict[str, Any] = {**data, **changes}
+    changed["manifest_hash"] = manifest_hash(changed)
+    return changed
+
+
+def manifest_event(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The release-manifest CloudEvent the gate publishes around `data` (schemaversion 2)."""
+    event_id = f"{data['manifest_id']}:released"
+    event = envelope("release-manifest", data, event_id=event_id, subject=str(data["packet_id"]))
+    return {**event, "schemaversion": 2}
+
+
+def one_byte_changed(raw: bytes, at: bytes) -> bytes:
+    """`raw` with the first byte of the first occurrence of `at` raised by one."""
+    where = raw.index(at)
+    return raw[:where] + bytes([raw[where] + 1]) + raw[where + 1 :]

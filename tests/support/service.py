@@ -14,12 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.builders import AUDITOR, AUDITOR_SEED
+from tests.support.builders import AUDITOR, AUDITOR_SEED, GATE_KEY_FILE
 from tests.support.console import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
-# The gate's signing key for test runs only (attestations, checkpoints): never a real one.
-GATE_KEY_FILE = ROOT / "tests" / "fixtures" / "gate-key.pem"
 
 
 def free_port() -> int:

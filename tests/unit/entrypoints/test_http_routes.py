@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,15 +12,17 @@ import pytest
 from service.console.sessions import Sessions
 from service.domain.commands import PacketReady
 from service.domain.governance import Governance, parse_governance
-from service.entrypoints.http import HttpSide, http_app
+from service.entrypoints.http import GATE_KEY_PATH, HttpSide, http_app
 from tests.support.builders import (
     AUDITOR,
     AUDITOR_SEED,
+    GATE_KEY_FILE,
     OWNER,
     OWNER_SEED,
     SECOND_OWNER,
     SECOND_SEED,
     STRANGER_SEED,
+    gate_key,
     governance_yaml,
     lane_yaml,
     packet,
@@ -60,6 +63,25 @@ async def test_the_open_routes_answer_without_a_session(served: Any) -> None:
         answer = await client.get(path)
         assert answer.status_code == 200, path
         assert CONTENT_MARKER not in answer.text
+
+
+async def test_the_well_known_gate_key_is_the_public_half_only_and_needs_no_session(
+    served: Any,
+) -> None:
+    client, _, rt = served
+    assert (await client.get(GATE_KEY_PATH)).status_code == 503  # no key loaded yet
+    rt.gate_key = gate_key()
+    answer = await client.get("/.well-known/release-gate/gate-key")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "keyid": rt.gate_key.keyid,
+        "scheme": "ed25519",
+        "public_key": base64.b64encode(rt.gate_key.public_raw).decode(),
+        "public_key_pem": rt.gate_key.public_pem(),
+    }
+    private = GATE_KEY_FILE.read_text().splitlines()[1]
+    assert "PRIVATE" not in answer.text and private not in answer.text
+    assert (await client.post(GATE_KEY_PATH)).status_code == 405
 
 
 async def test_unknown_paths_are_404_and_wrong_methods_405(served: Any) -> None:

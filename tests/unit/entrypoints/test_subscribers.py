@@ -26,6 +26,7 @@ from faststream.kafka import KafkaMessage, TestKafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 
+from service.adapters.attestation import Attestor
 from service.adapters.memory_store import MemoryStore
 from service.adapters.outbox import KafkaOutbox
 from service.domain.governance import parse_governance
@@ -33,7 +34,7 @@ from service.entrypoints.app import Service, raw_bodies
 from service.gate.context import GateContext, utc_now
 from service.gate.gate import Gate
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS, Settings
-from tests.support.builders import encode, envelope, governance_yaml, new_id, packet
+from tests.support.builders import encode, envelope, gate_key, governance_yaml, new_id, packet
 
 PREFIX = "wired-"
 
@@ -102,7 +103,7 @@ def capture(wire: Wire, topic: str) -> None:
 def gate_context(service: Service, store: MemoryStore) -> GateContext:
     """What Service.start() builds, on the in-memory store and the broker's outbox."""
     settings = service.settings
-    outbox = BrokerOutbox(service.broker, store, settings)
+    outbox = BrokerOutbox(service.broker, store, settings, Attestor(gate_key()))
     governance = parse_governance(governance_yaml())
     gate = Gate(
         store,

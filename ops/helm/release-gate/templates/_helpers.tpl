@@ -92,6 +92,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if and (include "release-gate.kafkaSasl" .) (not .Values.credentials.keys.kafkaSaslPassword) -}}
 {{- fail "credentials.keys.kafkaSaslPassword is required with a SASL_* securityProtocol" -}}
 {{- end -}}
+{{- if not (and .Values.gateKey.secretName .Values.gateKey.key) -}}
+{{- fail "gateKey.secretName and gateKey.key are required: the gate signs every release attestation and does not start without its key" -}}
+{{- end -}}
 {{- if and .Values.kafka.tls.clientCertificate (not (include "release-gate.kafkaTls" .)) -}}
 {{- fail "kafka.tls.clientCertificate needs securityProtocol SSL or SASL_SSL" -}}
 {{- end -}}
