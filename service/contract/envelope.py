@@ -22,6 +22,7 @@ OUTPUT_TYPES: Final[tuple[str, ...]] = (
     "forward-allowed",
     "packet-lifecycle",
     "dead-letter",
+    "audit-checkpoint",
 )
 EVENT_TYPES: Final[tuple[str, ...]] = INPUT_TYPES + OUTPUT_TYPES
 SCHEMA_VERSION: Final = 1

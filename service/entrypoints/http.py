@@ -2,7 +2,8 @@
 
 Open: `GET /healthz`, `GET /readyz`, `GET /metrics` (probes and Prometheus) and
 `GET /asyncapi.json` (the document, served here: FastStream's own AsyncAPI route is never
-mounted, since it carries a "try it out" handler that publishes to Kafka). Sign-in:
+mounted, since it carries a "try it out" handler that publishes to Kafka), and
+`GET /audit/checkpoint` (the latest signed audit checkpoint: digests only). Sign-in:
 `POST /session/challenge`, `POST /session`, `DELETE /session`. Everything that shows packet
 content needs a session whose roles include the packet's lane (service/console/sessions.py).
 Any other path is 404, any other method 405; bodies are capped; every answer carries the
@@ -114,6 +115,15 @@ class HttpSide:
     async def asyncapi_json(self, _: Request) -> Response:
         return Response(self.asyncapi(), media_type="application/json")
 
+    async def audit_checkpoint(self, _: Request) -> Response:
+        """The latest checkpoint this instance published: its DSSE envelope only (digests,
+        no packet content; the leaves are on the topic)."""
+        checkpoints = self.context().checkpoints
+        latest = checkpoints.latest if checkpoints is not None else None
+        if latest is None:
+            return error(404, "no audit checkpoint published yet")
+        return JSONResponse(latest)
+
     async def challenge(self, request: Request) -> Response:
         try:
             identity = _text(await _json_body(request), "identity", vocab.IDENTITY_MAX)
@@ -189,6 +199,7 @@ def route_table(side: HttpSide, console: Console | None = None) -> list[Route]:
         Route("/readyz", side.readyz, methods=["GET"]),
         Route("/metrics", side.metrics, methods=["GET"]),
         Route("/asyncapi.json", side.asyncapi_json, methods=["GET"]),
+        Route("/audit/checkpoint", side.audit_checkpoint, methods=["GET"]),
         Route("/session/challenge", side.challenge, methods=["POST"]),
         Route("/session", side.sign_in, methods=["POST"]),
         Route("/session", side.sign_out, methods=["DELETE"]),
