@@ -97,12 +97,18 @@ async def read_topic(settings: Settings, topic: str, within: float = 120) -> lis
     parts = await partitions_of(settings, topic)
     if not parts:
         raise TimeoutError(f"{settings.topic(topic)} does not exist; is the service running?")
-    consumer = AIOKafkaConsumer(**client_options(settings), enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         consumer.assign(parts)
         ends = await consumer.end_offsets(parts)
-        await consumer.seek_to_beginning(*parts)
+        # An explicit seek: seek_to_beginning right after assign() may race the position
+        # assign() resolves, and leave the consumer at the end.
+        starts = await consumer.beginning_offsets(parts)
+        for tp in parts:
+            consumer.seek(tp, starts[tp])
         found: dict[TopicPartition, list[bytes]] = {tp: [] for tp in parts}
         async with asyncio.timeout(within):
             while any([await consumer.position(tp) < ends[tp] for tp in parts]):
