@@ -52,6 +52,10 @@ async def raw_bodies(msg: StreamMessage[Any]) -> Any:
     return msg.body
 
 
+# How long the checkpoint flushed at shutdown may take (service/gate/checkpoints.py).
+LAST_CHECKPOINT_SECONDS = 5.0
+
+
 class Service:
     """Everything one instance owns; started and stopped by the ASGI lifespan."""
 
@@ -215,8 +219,8 @@ class Service:
         append are covered by no checkpoint (docs/security.md, "Audit checkpoints")."""
         if self.checkpointer is None:
             return
-        try:
-            await asyncio.wait_for(self.checkpointer.flush(), self.settings.shutdown_grace_seconds)
+        try:  # bounded: a broker that is away must not hold the consumers' grace period
+            await asyncio.wait_for(self.checkpointer.flush(), LAST_CHECKPOINT_SECONDS)
         except TimeoutError:
             self.log.warning("the last audit checkpoint was not published before shutdown")
 
