@@ -26,6 +26,7 @@ OUTPUT_TOPICS = (
     "forward-allowed",
     "packet-lifecycle",
     "dead-letter",
+    "audit-checkpoint",
 )
 
 

@@ -74,3 +74,47 @@ class Watcher:
             for tp, records in batch.items():
                 logical = tp.topic.removeprefix(self.settings.topic_prefix)
                 self.seen.extend((logical, json.loads(r.value)) for r in records)
+
+
+async def partitions_of(settings: Settings, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        described = await admin.describe_topics([settings.topic(topic)])
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if not t.get("error_code")
+        for p in t.get("partitions", [])
+    ]
+
+
+async def read_topic(settings: Settings, topic: str, within: float = 120) -> list[bytes]:
+    """Every record value of a topic, from the beginning to the end offsets it had when the
+    read began, partition by partition in offset order."""
+    parts = await partitions_of(settings, topic)
+    if not parts:
+        raise TimeoutError(f"{settings.topic(topic)} does not exist; is the service running?")
+    consumer = AIOKafkaConsumer(
+        **client_options(settings), enable_auto_commit=False, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        ends = await consumer.end_offsets(parts)
+        # An explicit seek: seek_to_beginning right after assign() may race the position
+        # assign() resolves, and leave the consumer at the end.
+        starts = await consumer.beginning_offsets(parts)
+        for tp in parts:
+            consumer.seek(tp, starts[tp])
+        found: dict[TopicPartition, list[bytes]] = {tp: [] for tp in parts}
+        async with asyncio.timeout(within):
+            while any([await consumer.position(tp) < ends[tp] for tp in parts]):
+                batch = await consumer.getmany(*parts, timeout_ms=1000)
+                for tp, records in batch.items():
+                    found[tp].extend(bytes(r.value) for r in records if r.offset < ends[tp])
+    finally:
+        await consumer.stop()
+    return [value for tp in sorted(parts) for value in found[tp]]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from pymongo.errors import PyMongoError
 
 from service.adapters.store import Projection
+from service.cli import anchors
 from service.cli.common import fail, open_store, read_seed, settings_from_env
 from service.cli.decisions import DEMO_KEY
 from service.domain.facts import group_by_revision, verify_chain
@@ -21,16 +23,34 @@ def status(packet_id: str) -> None:
     asyncio.run(_status(settings_from_env(), packet_id))
 
 
-def audit_verify() -> None:
-    """Verify every revision's hash chain; exit 1 naming the first broken link."""
+def audit_verify(
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="also check the store against these exported checkpoints (JSON lines)"),
+    ] = None,
+    public_key: Annotated[
+        Path | None, typer.Option(help="the gate's public key the checkpoints must verify with")
+    ] = None,
+) -> None:
+    """Verify every revision's hash chain; exit 1 naming the first broken link. With
+    --checkpoints and --public-key, also the store against the signed checkpoints (the first
+    fact that differs from them is named)."""
+    if (checkpoints is None) != (public_key is None):
+        raise fail("--checkpoints and --public-key go together", 2)
+    settings = settings_from_env()
     try:
-        broken, revisions, facts = asyncio.run(_verify(settings_from_env()))
+        broken, revisions, facts = asyncio.run(_verify(settings))
     except PyMongoError as exc:  # an outage is not a broken chain: its own exit code
         raise fail(f"the store is unreachable: {type(exc).__name__}: {exc}", 2) from exc
     if broken:
         typer.echo(f"BROKEN: {broken}", err=True)
-        raise typer.Exit(1)
-    typer.echo(f"ok: {revisions} revision logs, {facts} facts, every chain verifies")
+    else:
+        typer.echo(f"ok: {revisions} revision logs, {facts} facts, every chain verifies")
+    code = 1 if broken else 0
+    if checkpoints is not None and public_key is not None:
+        code = max(code, anchors.verify_against(settings, checkpoints, public_key))
+    if code:
+        raise typer.Exit(code)
 
 
 def rebuild_projections() -> None:
@@ -49,6 +69,7 @@ def demo() -> None:
 def register(app: typer.Typer, audit: typer.Typer) -> None:
     app.command()(status)
     audit.command("verify")(audit_verify)
+    audit.command("checkpoints")(anchors.audit_checkpoints)
     app.command("rebuild-projections")(rebuild_projections)
     app.command()(demo)
 

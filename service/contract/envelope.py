@@ -23,6 +23,7 @@ OUTPUT_TYPES: Final[tuple[str, ...]] = (
     "forward-allowed",
     "packet-lifecycle",
     "dead-letter",
+    "audit-checkpoint",
 )
 EVENT_TYPES: Final[tuple[str, ...]] = INPUT_TYPES + OUTPUT_TYPES
 SCHEMA_VERSION: Final = 1  # what every event is unless version 2 changed its meaning

@@ -4,6 +4,7 @@ from typing import Annotated, Any, Final
 
 from pydantic import ConfigDict, StringConstraints, model_validator
 
+from service.contract.checkpoint import AuditCheckpointData
 from service.contract.fields import (
     AsSent,
     Body,
@@ -180,4 +181,5 @@ PAYLOAD_MODELS: Final[dict[str, type[Payload]]] = {
     "forward-allowed": ForwardOutcomeData,
     "packet-lifecycle": PacketLifecycleData,
     "dead-letter": DeadLetterData,
+    "audit-checkpoint": AuditCheckpointData,
 }

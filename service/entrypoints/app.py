@@ -18,6 +18,7 @@ from faststream.message import StreamMessage
 from prometheus_client import CollectorRegistry
 
 from service.adapters.attestation import Attestor
+from service.adapters.dsse import sign_payload
 from service.adapters.errors import TRANSIENT_ERRORS
 from service.adapters.gate_key import GateKey, GateKeyError, load_gate_key
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
@@ -28,6 +29,7 @@ from service.adapters.mongo_store import MongoStore
 from service.adapters.outbox import KafkaOutbox
 from service.console.pages import Console
 from service.console.sessions import Sessions
+from service.domain.checkpoint import PAYLOAD_TYPE, leaves_cap
 from service.domain.commands import Parking
 from service.domain.governance import Governance
 from service.entrypoints.asyncapi import specification
@@ -35,6 +37,7 @@ from service.entrypoints.consume import process_batch
 from service.entrypoints.http import ASGIApp, HttpSide, http_app, router
 from service.entrypoints.lifespan import beside_http
 from service.entrypoints.loops import Monitor, Scheduler, forever, governance_step, relay_step
+from service.gate.checkpoints import AnchoringPublisher, Checkpointer
 from service.gate.context import GateContext, utc_now
 from service.gate.due import DueTimes
 from service.gate.gate import Gate
@@ -48,6 +51,10 @@ from service.telemetry.metrics import Metrics
 async def raw_bodies(msg: StreamMessage[Any]) -> Any:
     """Keep values as bytes: decoding and its errors belong to the contract layer."""
     return msg.body
+
+
+# How long the checkpoint flushed at shutdown may take (service/gate/checkpoints.py).
+LAST_CHECKPOINT_SECONDS = 5.0
 
 
 class Service:
@@ -75,6 +82,7 @@ class Service:
         self.watcher: GovernanceWatcher | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
+        self.checkpointer: Checkpointer | None = None
         self.due = DueTimes(horizon=timedelta(seconds=2 * settings.scan_interval_seconds))
         self.health = Health(self.metrics, consumers=INPUT_TOPICS)
         self.startup = StartUp()
@@ -136,9 +144,11 @@ class Service:
         )
         self.startup.waiting = "starting the consumers"
         self.outbox = KafkaOutbox(self.broker, store, s, Attestor(self.gate_key))
+        self.checkpointer = self._checkpointer(self.gate_key)
+        self.anchored = AnchoringPublisher(self.outbox, self.checkpointer)
         gate = Gate(
             store,
-            self.outbox,
+            self.anchored,
             lambda: watcher.current,
             utc_now,
             self.metrics,
@@ -150,7 +160,18 @@ class Service:
         self._rt = GateContext(
             s, store, gate, self.outbox, self.metrics, self.health, self.log, gate_key=self.gate_key
         )
+        self._rt.checkpoints = self.checkpointer
         self.health.recover()  # ready once every consumer has joined its group
+
+    def _checkpointer(self, key: GateKey) -> Checkpointer:
+        return Checkpointer(
+            self.outbox,
+            lambda payload: sign_payload(key, payload, PAYLOAD_TYPE),
+            utc_now,
+            self.metrics,
+            self.log,
+            leaves_cap(self.settings.max_message_bytes),
+        )
 
     async def _create_topics(self) -> None:
         self.kafka_problems.last = None  # the reason of this attempt, not of an earlier one
@@ -168,12 +189,13 @@ class Service:
 
     async def started(self) -> None:
         s, rt = self.settings, self.rt
-        assert self.watcher is not None
+        assert self.watcher is not None and self.checkpointer is not None
         self.monitor = Monitor(rt)
         scheduler = Scheduler(rt, self.due)
         loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
             ("scheduler", s.scheduler_interval_seconds, scheduler.step),
-            ("relay", s.relay_interval_seconds, lambda: relay_step(rt, self.outbox)),
+            ("relay", s.relay_interval_seconds, lambda: relay_step(rt, self.anchored)),
+            ("checkpoint", s.checkpoint_interval_seconds, self.checkpointer.flush),
             ("governance", s.governance_poll_seconds, governance_step(rt, self.watcher)),
             ("monitor", s.monitor_interval_seconds, self.monitor.step),
         ]
@@ -188,8 +210,20 @@ class Service:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self._last_checkpoint()
         if self.monitor is not None:
             await self.monitor.close()
+
+    async def _last_checkpoint(self) -> None:
+        """What the loops appended since the last checkpoint, while the producer is up. The
+        consumers' last batches finish after this (FastStream stops them next): facts they
+        append are covered by no checkpoint (docs/security.md, "Audit checkpoints")."""
+        if self.checkpointer is None:
+            return
+        try:  # bounded: a broker that is away must not hold the consumers' grace period
+            await asyncio.wait_for(self.checkpointer.flush(), LAST_CHECKPOINT_SECONDS)
+        except TimeoutError:
+            self.log.warning("the last audit checkpoint was not published before shutdown")
 
     async def closed(self) -> None:
         logging.getLogger("aiokafka").removeHandler(self.kafka_problems)

@@ -29,6 +29,7 @@ DESCRIPTIONS = {
     "forward-allowed": "A forward inside the approved audience of a live release.",
     "packet-lifecycle": "Every state change of a revision, and every refused approval.",
     "dead-letter": "Input that could not be accepted: raw bytes and the reason.",
+    "audit-checkpoint": "A signed Merkle root over the facts one gate process appended.",
 }
 
 

@@ -2,9 +2,10 @@
 
 Open: `GET /healthz`, `GET /readyz`, `GET /metrics` (probes and Prometheus),
 `GET /asyncapi.json` (the document, served here: FastStream's own AsyncAPI route is never
-mounted, since it carries a "try it out" handler that publishes to Kafka) and
+mounted, since it carries a "try it out" handler that publishes to Kafka),
 `GET /.well-known/release-gate/gate-key` (the public half of the key that signs release
-attestations, service/adapters/gate_key.py). Sign-in:
+attestations and checkpoints, service/adapters/gate_key.py) and `GET /audit/checkpoint`
+(the latest signed audit checkpoint: digests only). Sign-in:
 `POST /session/challenge`, `POST /session`, `DELETE /session`. Everything that shows packet
 content needs a session whose roles include the packet's lane (service/console/sessions.py).
 Any other path is 404, any other method 405; bodies are capped; every answer carries the
@@ -126,6 +127,15 @@ class HttpSide:
             return error(503, "the gate key is not loaded")
         return JSONResponse(key.describe())
 
+    async def audit_checkpoint(self, _: Request) -> Response:
+        """The latest checkpoint this instance published: its DSSE envelope only (digests,
+        no packet content; the leaves are on the topic)."""
+        checkpoints = self.context().checkpoints
+        latest = checkpoints.latest if checkpoints is not None else None
+        if latest is None:
+            return error(404, "no audit checkpoint published yet")
+        return JSONResponse(latest)
+
     async def challenge(self, request: Request) -> Response:
         try:
             identity = _text(await _json_body(request), "identity", vocab.IDENTITY_MAX)
@@ -202,6 +212,7 @@ def route_table(side: HttpSide, console: Console | None = None) -> list[Route]:
         Route("/metrics", side.metrics, methods=["GET"]),
         Route("/asyncapi.json", side.asyncapi_json, methods=["GET"]),
         Route(GATE_KEY_PATH, side.gate_key, methods=["GET"]),
+        Route("/audit/checkpoint", side.audit_checkpoint, methods=["GET"]),
         Route("/session/challenge", side.challenge, methods=["POST"]),
         Route("/session", side.sign_in, methods=["POST"]),
         Route("/session", side.sign_out, methods=["DELETE"]),

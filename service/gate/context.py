@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from service.adapters.gate_key import GateKey
 from service.adapters.store import FactStore
+from service.gate.checkpoints import Checkpointer
 from service.gate.gate import Gate
 from service.settings import Settings
 from service.telemetry.health import Health
@@ -35,3 +36,4 @@ class GateContext:
     log: logging.Logger
     clock: Callable[[], datetime] = utc_now
     gate_key: GateKey | None = None  # signs attestations and checkpoints (adapters/gate_key.py)
+    checkpoints: Checkpointer | None = None  # the audit checkpoints (gate/checkpoints.py)

@@ -79,6 +79,7 @@ TRANSITION_SERIES: tuple[tuple[str, str, str], ...] = tuple(
 INFRA_DEPENDENCIES: tuple[str, ...] = ("kafka", "store")
 
 GOVERNANCE_RELOAD_OUTCOMES: tuple[str, ...] = ("applied", "refused")
+CHECKPOINT_OUTCOMES: tuple[str, ...] = ("published", "failed")
 
 # Packet-ready -> manifest published: seconds (valid_from already passed) up to the
 # longest pending window (max_pending, e.g. P14D).
@@ -290,6 +291,17 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.checkpoints = Counter(
+            "release_gate_checkpoints_total",
+            "Audit checkpoints this instance tried to publish, by outcome (published, failed).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.checkpoint_pending = Gauge(
+            "release_gate_checkpoint_pending_leaves",
+            "Facts this instance appended that no published audit checkpoint covers yet.",
+            registry=self.registry,
+        )
 
     def _zero_initialise(self) -> None:
         # Series that exist from the start: increase() then sees a first increment, and
@@ -310,6 +322,8 @@ class Metrics:
             self.infra_retries.labels(dependency=dependency)
         for outcome in GOVERNANCE_RELOAD_OUTCOMES:
             self.governance_reloads.labels(outcome=outcome)
+        for outcome in CHECKPOINT_OUTCOMES:
+            self.checkpoints.labels(outcome=outcome)
 
     def init_lanes(self, lanes: Iterable[str]) -> None:
         """Zero-initialise per-lane series for the governance file's lanes."""

@@ -1,10 +1,11 @@
 """Nothing walks around the gate over HTTP: every route the app mounts, with every method,
 without a session, against the running service.
 
-Only the probes, the metrics, the AsyncAPI JSON and the gate's public key answer 2xx (and
-the sign-in page with its own script and style, which carry no packet content); no answer
-carries packet content; nothing is published to any topic; and afterwards the service still
-decides a fresh packet.
+Only the probes, the metrics, the AsyncAPI JSON, the gate's public key and the latest audit
+checkpoint (digests only) answer 2xx (and the sign-in page with its own script and style,
+which carry no packet content); no answer carries packet content; nothing is published to
+any topic but the gate's own checkpoints; and afterwards the service still decides a fresh
+packet.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from tests.support.bus import Bus
 from tests.support.service import ServiceProcess
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-OPEN = {"/healthz", "/readyz", "/metrics", "/asyncapi.json", "/.well-known/release-gate/gate-key"}
+# /audit/checkpoint: the latest signed checkpoint, digests only (docs/security.md).
+OPEN = {
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/asyncapi.json",
+    "/.well-known/release-gate/gate-key",
+    "/audit/checkpoint",
+}
 SIGN_IN = {
     "/console",
     "/console/static/console.js",
@@ -96,6 +105,7 @@ async def test_no_request_without_a_session_shows_content_publishes_or_stops_the
     pkt = packet(new_id("RP"), 1)
     await ready(bus, pkt)
     await released(bus, pkt)
+    await bus.wait_for("audit-checkpoint", lambda e: True)  # so GET /audit/checkpoint is 200
     topics = [prefix + t for t in (*INPUT_TOPICS, *OUTPUT_TOPICS)]
     async with kafka.admin(BOOTSTRAP) as admin:
         described = await admin.describe_topics(topics)
@@ -115,11 +125,19 @@ async def test_no_request_without_a_session_shows_content_publishes_or_stops_the
         ends = await watcher.end_offsets(parts)
         moved = [tp.topic for tp in parts if ends[tp] > starts[tp]]
         seen = await watcher.getmany(*parts, timeout_ms=5000, max_records=10_000)
-    keys = {r.key for records in seen.values() for r in records}
+    # The gate's own checkpoints come on their timer, keyed by its chain: not the walk's doing.
+    checkpoints = prefix + "audit-checkpoint"
+    keys = {r.key for tp, records in seen.items() if tp.topic != checkpoints for r in records}
     assert keys == {fresh["packet_id"].encode()}, f"records other than the fresh packet's: {keys}"
     assert set(moved) <= {
         prefix + t
-        for t in ("packet-ready", "approval-decision", "release-manifest", "packet-lifecycle")
+        for t in (
+            "packet-ready",
+            "approval-decision",
+            "release-manifest",
+            "packet-lifecycle",
+            "audit-checkpoint",
+        )
     }
 
     succeeded = {(m, p) for m, p, status, _ in answers if 200 <= status < 300}

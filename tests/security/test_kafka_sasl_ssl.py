@@ -208,6 +208,21 @@ async def test_the_seed_scenario_runs_over_sasl_ssl_with_the_service_the_cli_and
     assert forward.returncode == 0, forward.stderr
     await bus.wait_for("forward-allowed", f"{request}:allowed")
 
+    # The gate writes its audit checkpoints (Write on audit-checkpoint); `downstream` reads
+    # them back, on the bus and with `audit checkpoints`.
+    def covers_r3(e: dict) -> bool:
+        return any(leaf[0].startswith(f"{pid}@r3/") for leaf in e["data"]["leaves"])
+
+    [checkpoint, *_] = await bus.wait_for("audit-checkpoint", covers_r3)
+    exported = tmp_path / "checkpoints.jsonl"
+    export = gate.cli(
+        "audit", "checkpoints", "--out", str(exported), env=listener.service_env("downstream")
+    )
+    assert export.returncode == 0, export.stderr
+    assert checkpoint["id"] in {
+        json.loads(line)["id"] for line in exported.read_text().splitlines()
+    }
+
     async with httpx.AsyncClient(timeout=10) as client:
         ready = await client.get(gate.url + "/readyz")
         answers.extend([ready.text, (await client.get(gate.url + "/metrics")).text])

@@ -54,6 +54,7 @@ class ServiceProcess:
             "RELAY_INTERVAL_SECONDS": "0.5",
             "GOVERNANCE_POLL_SECONDS": "0.3",
             "MONITOR_INTERVAL_SECONDS": "0.5",
+            "CHECKPOINT_INTERVAL_SECONDS": "0.5",
             "LOG_LEVEL": "INFO",
             # Early events wait this long for what they name (a short grace keeps the
             # tests of never-arriving revisions quick; the default is five minutes).

@@ -45,3 +45,21 @@ def test_writing_is_idempotent_and_removes_stale_schemas(tmp_path: Path) -> None
     assert "retired-type.schema.json" in first
     assert write(tmp_path) == []
     assert (tmp_path / "README.md").exists()
+
+
+def test_no_two_payload_models_share_a_name_so_the_generated_documents_are_stable() -> None:
+    """AsyncAPI keys schemas by class name: two models of one name swap places between runs."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import service.contract as contract
+    from service.contract.parts import Payload
+
+    found: dict[str, set[str]] = {}
+    for info in pkgutil.iter_modules(contract.__path__):
+        module = importlib.import_module(f"service.contract.{info.name}")
+        for name, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Payload) and cls.__module__ == module.__name__:
+                found.setdefault(name, set()).add(module.__name__)
+    assert {n: m for n, m in found.items() if len(m) > 1} == {}

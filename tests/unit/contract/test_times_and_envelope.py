@@ -78,5 +78,5 @@ def test_make_event_refuses_a_type_outside_the_contract() -> None:
 
 
 def test_the_contract_has_ten_types_of_which_five_are_inputs() -> None:
-    assert len(EVENT_TYPES) == len(set(EVENT_TYPES)) == 10
+    assert len(EVENT_TYPES) == len(set(EVENT_TYPES)) == 11
     assert set(INPUT_TYPES) < set(EVENT_TYPES) and len(INPUT_TYPES) == 5

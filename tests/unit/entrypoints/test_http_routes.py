@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from service.adapters.dsse import verified_payload
+from service.adapters.gate_key import public_key_from_file
 from service.console.sessions import Sessions
+from service.domain.checkpoint import PAYLOAD_TYPE, parse_checkpoint
 from service.domain.commands import PacketReady
 from service.domain.governance import Governance, parse_governance
 from service.entrypoints.http import GATE_KEY_PATH, HttpSide, http_app
@@ -28,6 +31,7 @@ from tests.support.builders import (
     packet,
 )
 from tests.support.console import sign_in
+from tests.unit.gate.test_checkpointer import Sender, checkpointer, fact
 from tests.unit.handlers.fakes import runtime
 
 CONTENT_MARKER = "capped-credit-and-recovery-engineering"
@@ -192,3 +196,23 @@ async def test_a_gate_wide_auditor_sees_a_packet_of_no_known_lane_and_an_owner_d
     view = await client.get("/packets/RP-9")
     assert view.status_code == 200
     assert view.json()["revisions"][0]["state"] == "rejected"
+
+
+async def test_the_latest_checkpoint_is_open_404_before_the_first_then_its_envelope(
+    served: Any,
+) -> None:
+    client, _, rt = served
+    missing = await client.get("/audit/checkpoint")
+    assert missing.status_code == 404 and missing.json() == {
+        "error": "no audit checkpoint published yet"
+    }
+    rt.checkpoints, _ = checkpointer(Sender())
+    assert (await client.get("/audit/checkpoint")).status_code == 404
+    rt.checkpoints.note([fact(1), fact(2)])
+    await rt.checkpoints.flush()
+    answer = await client.get("/audit/checkpoint")
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"payload", "payloadType", "signatures"}  # no leaves
+    payload = verified_payload(answer.json(), public_key_from_file(GATE_KEY_FILE), PAYLOAD_TYPE)
+    assert parse_checkpoint(payload).size == 2
+    assert (await client.post("/audit/checkpoint")).status_code == 405

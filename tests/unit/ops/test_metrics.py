@@ -58,6 +58,8 @@ EXPECTED: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "topic_replication": ("release_gate_topic_replication_factor", "gauge", ("topic",)),
     "parked_events": ("release_gate_parked_events", "gauge", ()),
     "parked_oldest_seconds": ("release_gate_parked_oldest_seconds", "gauge", ()),
+    "checkpoints": ("release_gate_checkpoints", "counter", ("outcome",)),
+    "checkpoint_pending": ("release_gate_checkpoint_pending_leaves", "gauge", ()),
 }
 
 PY_TYPES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
