@@ -115,42 +115,52 @@ def approve(
     typer.echo(f"published approval-decision {event_id}")
 
 
-def reject(
+def _without_terms(
+    decision: str,
     packet_id: str,
     revision: int,
-    reason: Annotated[str, typer.Option()],
-    approver: Annotated[str, typer.Option(help="your identity, as the governance file lists it")],
-    key_file: Annotated[Path, typer.Option(help="your key: PKCS#8 PEM or base64 seed")],
-    decision_id: Annotated[str | None, typer.Option()] = None,
+    reason: str,
+    approver: str,
+    key_file: Path,
+    decision_id: str | None,
 ) -> None:
-    """Sign a rejection of one stored revision and publish it."""
+    """Sign a decision that carries a reason and no terms (reject, revoke) and publish it."""
     settings = settings_from_env()
     seed = read_seed(key_file)
     now = datetime.now(UTC)
     packet = asyncio.run(stored_packet(settings, packet_id, revision))
-    did = decision_id or f"AD-{packet_id}-r{revision}-reject"
-    data = build_decision(packet, "reject", approver, did, seed, [], now, now, reason)
+    did = decision_id or f"AD-{packet_id}-r{revision}-{decision}"
+    data = build_decision(packet, decision, approver, did, seed, [], now, now, reason)
     event_id = asyncio.run(send_decision(settings, data, CLI_SOURCE))
     typer.echo(f"published approval-decision {event_id}")
+
+
+Approver = Annotated[str, typer.Option(help="your identity, as the governance file lists it")]
+KeyFile = Annotated[Path, typer.Option(help="your key: PKCS#8 PEM or base64 seed")]
+
+
+def reject(
+    packet_id: str,
+    revision: int,
+    reason: Annotated[str, typer.Option()],
+    approver: Approver,
+    key_file: KeyFile,
+    decision_id: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Sign a rejection of one stored revision and publish it."""
+    _without_terms("reject", packet_id, revision, reason, approver, key_file, decision_id)
 
 
 def revoke(
     packet_id: str,
     revision: int,
     reason: Annotated[str, typer.Option()],
-    approver: Annotated[str, typer.Option(help="your identity, as the governance file lists it")],
-    key_file: Annotated[Path, typer.Option(help="your key: PKCS#8 PEM or base64 seed")],
+    approver: Approver,
+    key_file: KeyFile,
     decision_id: Annotated[str | None, typer.Option()] = None,
 ) -> None:
     """Sign a revocation of an approved or released revision and publish it (never undone)."""
-    settings = settings_from_env()
-    seed = read_seed(key_file)
-    now = datetime.now(UTC)
-    packet = asyncio.run(stored_packet(settings, packet_id, revision))
-    did = decision_id or f"AD-{packet_id}-r{revision}-revoke"
-    data = build_decision(packet, "revoke", approver, did, seed, [], now, now, reason)
-    event_id = asyncio.run(send_decision(settings, data, CLI_SOURCE))
-    typer.echo(f"published approval-decision {event_id}")
+    _without_terms("revoke", packet_id, revision, reason, approver, key_file, decision_id)
 
 
 def forward(

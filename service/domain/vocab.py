@@ -60,14 +60,5 @@ BlockedReason = Literal[
     "manifest-mismatch",
 ]
 # Version 2 of blocked-forward adds the reason of a revoked release.
-BlockedReasonV2 = Literal[
-    "outside-audience",
-    "not-released",
-    "superseded",
-    "expired",
-    "unknown-packet",
-    "revision-mismatch",
-    "manifest-mismatch",
-    "revoked-by-owner",
-]
+BlockedReasonV2 = BlockedReason | Literal["revoked-by-owner"]
 StateName = Literal["pending", "approved", "released", "expired", "superseded", "rejected"]
