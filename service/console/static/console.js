@@ -176,14 +176,15 @@ async function follow(data, eventId) {
     if (status === 200) {
       document.getElementById("state").textContent = answer.state;
       const outcome = answer.outcome;
+      // Only what the gate did with *this* decision answers: the state alone may be the one
+      // before it (a revocation of a released revision is sent while it is still released).
       if (outcome && outcome.kind === "approval-counted") {
         return say("decision-status", `Counted: ${outcome.detail}. Other owners must approve on the same terms.`);
       }
       if (outcome && outcome.kind === "refused") {
         return say("decision-status", `Refused by the gate: ${outcome.reason} — ${outcome.detail}`, true);
       }
-      if (answer.state === "released" || answer.state === "rejected"
-          || (outcome && answer.state !== "pending" && answer.state !== "approved")) {
+      if (outcome && outcome.kind !== "parked") {
         return say("decision-status", `Done: the revision is ${answer.state}.`);
       }
     }
