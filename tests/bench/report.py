@@ -363,7 +363,7 @@ def plan_text(seconds: dict[str, float], quick: bool) -> str:
     total = sum(seconds.values())
     parts = ", ".join(f"{k} {v:.0f} s" for k, v in seconds.items())
     mode = "quick (not a measurement)" if quick else "measurement"
-    return f"plan ({mode}): about {total / 60:.1f} min besides the stack's start: {parts}"
+    return f"plan ({mode}): about {total / 60:.1f} min in all: {parts}"
 
 
 def profile_text(prof: dict[str, Any]) -> str:
