@@ -18,10 +18,9 @@ from pymongo.errors import PyMongoError
 
 from service.settings import INPUT_TOPICS, OUTPUT_TOPICS
 from tests.bench import bare
-from tests.bench.drive import Driver, RunResult
+from tests.bench.drive import Driver
 from tests.bench.procs import BenchService, stack_pid
 from tests.bench.topics import ensure_topics
-from tests.bench.workload import lifecycles
 from tests.support import kafka
 from tests.support.builders import governance_yaml
 
@@ -140,7 +139,3 @@ async def instance(
     finally:
         await driver.stop()
         await (svc.stop() if graceful else svc.kill())
-
-
-async def warm_up(driver: Driver) -> RunResult:
-    return await driver.run(lifecycles(2, "warm"), timeout=120)  # stalls after 60 s

@@ -1,9 +1,11 @@
 """Drives lifecycles through a running service and times them from outside, over Kafka.
 
-Saturation: every packet-ready is produced at once; each approval is produced the moment
-its revision's `pending` lifecycle event is consumed, and the two forwards the moment its
-manifest is consumed, so every input is valid when it arrives and the service always has
-a backlog on every topic. Paced: packet-ready at a fixed rate, the rest as above.
+Saturation: a backlog of packet-readies is produced at once and topped up by one each time
+a lifecycle ends (its last forward allowed), so as many stay in flight; each approval is
+produced the moment its revision's `pending` lifecycle event is consumed, and the two
+forwards the moment its manifest is consumed, so every input is valid when it arrives and
+the service always has a backlog on every topic. Paced: packet-ready at a fixed rate, the
+rest as above.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class RunResult:
     ended: float = 0.0
     inputs_done: list[float] = field(default_factory=list)  # completion time of each input
     latencies: list[float] = field(default_factory=list)  # approval produced -> manifest seen
+    latency_at: list[float] = field(default_factory=list)  # when each of those manifests came
+    lifecycles_fed: int = 0  # packet-readies produced
+    pool_exhausted_at: float | None = None  # the feeder ran out of lifecycles (backlog mode)
     unexpected: dict[str, int] = field(default_factory=dict)  # refusals, blocks, dead letters
     outputs_seen: int = 0
     duplicates: int = 0  # outputs seen again (re-published by the service), not counted
@@ -70,10 +75,13 @@ class _Pass:
     # Keyed by topic too: a manifest and its lifecycle note share the id `<mid>:released`.
     seen: set[tuple[str, bytes]] = field(default_factory=set)
     acks: list[asyncio.Future[object]] = field(default_factory=list)
+    forwards_left: dict[str, int] = field(default_factory=dict)  # packet id -> not yet allowed
+    ended: asyncio.Queue[str] = field(default_factory=asyncio.Queue)  # lifecycles done, in order
 
     def __post_init__(self) -> None:
         self.by_id = {lc.packet_id: lc for lc in self.lcs}
         self.forward_outputs = {o for lc in self.lcs for o in lc.forward_outputs}
+        self.forward_owner = {o: lc.packet_id for lc in self.lcs for o in lc.forward_outputs}
 
     @property
     def expected(self) -> int:
@@ -118,20 +126,24 @@ class Driver:
         timeout: float = 600.0,
         window: float | None = None,
         stall: float | None = 60.0,
+        backlog: int | None = None,
+        until: asyncio.Event | None = None,
     ) -> RunResult:
-        """Push `lcs` through; `rate` in input events/s paces packet-ready (None: all at once).
+        """Push `lcs` through; `rate` in input events/s paces packet-ready (None: all at once,
+        or with `backlog`, that many lifecycles in flight, topped up as each one ends).
 
         `window` ends the run after that many seconds whatever is still in flight (for
         runs too slow to finish); `complete` says whether every expected output arrived.
-        `stall` ends it when no new output came for that long (a wedged store, say).
+        `stall` ends it when no new output came for that long (a wedged store, say), and
+        `until`, once set, ends it too (a time-based phase is over: tests/bench/steady.py).
         """
         run = _Pass(lcs, RunResult(lifecycles=len(lcs)))
         result = run.result
         result.started = time.perf_counter()
-        feeder = asyncio.create_task(self._feed(run, rate))
+        feeder = asyncio.create_task(self._feed(run, rate, backlog))
         limit = result.started + (window if window is not None else timeout)
         try:
-            await self._consume(run, limit, stall)
+            await self._consume(run, limit, stall, until or asyncio.Event())
             result.ended = time.perf_counter()
             result.complete = len(run.seen) >= run.expected
         finally:
@@ -141,24 +153,37 @@ class Driver:
         await asyncio.gather(*run.acks, return_exceptions=True)
         return result
 
-    async def _feed(self, run: _Pass, rate: float | None) -> None:
-        """Every packet-ready at once, or one lifecycle's worth every 4 / `rate` seconds."""
-        if rate is None:
-            for lc in run.lcs:
-                run.acks.append(await self._send(lc.ready))
-            return
-        interval = INPUTS_PER_LIFECYCLE / rate  # one lifecycle is 4 input events
-        for i, lc in enumerate(run.lcs):
-            delay = run.result.started + i * interval - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            run.acks.append(await self._send(lc.ready))
+    async def _feed(self, run: _Pass, rate: float | None, backlog: int | None) -> None:
+        """Every packet-ready at once, `backlog` in flight, or one lifecycle's worth every
+        4 / `rate` seconds; a pool used up before the run ends is marked."""
+        if rate is not None:
+            interval = INPUTS_PER_LIFECYCLE / rate  # one lifecycle is 4 input events
+            for i, lc in enumerate(run.lcs):
+                delay = run.result.started + i * interval - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await self._ready(run, lc)
+        else:
+            for i, lc in enumerate(run.lcs):
+                if backlog is not None and i >= backlog:
+                    await run.ended.get()  # one ended: one more in flight
+                await self._ready(run, lc)
+            if backlog is not None:  # reached only while the run goes on (it cancels us)
+                run.result.pool_exhausted_at = time.perf_counter()
 
-    async def _consume(self, run: _Pass, limit: float, stall: float | None) -> None:
-        """Until every expected output is seen, `limit` passes, or no output came for `stall`."""
+    async def _ready(self, run: _Pass, lc: Lifecycle) -> None:
+        run.forwards_left[lc.packet_id] = len(lc.forwards)
+        run.acks.append(await self._send(lc.ready))
+        run.result.lifecycles_fed += 1
+
+    async def _consume(
+        self, run: _Pass, limit: float, stall: float | None, until: asyncio.Event
+    ) -> None:
+        """Until every expected output is seen, `limit` passes, no output came for `stall`,
+        or `until` is set."""
         result = run.result
         progress = result.started
-        while len(run.seen) < run.expected and time.perf_counter() < limit:
+        while len(run.seen) < run.expected and time.perf_counter() < limit and not until.is_set():
             batch = await self.consumer.getmany(timeout_ms=200)
             now = time.perf_counter()
             if batch:
@@ -200,13 +225,22 @@ class Driver:
             result.inputs_done.append(now)  # the approval took effect
             if pid in run.approved_at:
                 result.latencies.append(now - run.approved_at.pop(pid))
+                result.latency_at.append(now)
             for fwd in lc.forwards:
                 run.acks.append(await self._send(fwd))
         elif topic == "forward-allowed":
             if event_id in run.forward_outputs:
                 result.inputs_done.append(now)
+                self._forward_done(run, run.forward_owner[event_id])
         else:
             result.unexpected[topic] = result.unexpected.get(topic, 0) + 1
+
+    @staticmethod
+    def _forward_done(run: _Pass, pid: str) -> None:
+        left = run.forwards_left.get(pid, 0) - 1
+        run.forwards_left[pid] = left
+        if left == 0:
+            run.ended.put_nowait(pid)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

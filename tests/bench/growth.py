@@ -1,4 +1,5 @@
-"""The cost of growth: load realistic facts fast, time the store's queries, then measure."""
+"""The cost of growth: load realistic facts fast, time the store's queries, then measure
+the saturated service on them (a warm-up, then a steady span in windows)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, ExecutionTimeout, 
 
 from service.adapters.mongo_store import DUPLICATE_KEY, MongoStore
 from tests.bench.context import Context, database_of, instance, sampled_pids
-from tests.bench.phases import summarize
 from tests.bench.procs import LogWatch, Sampler
 from tests.bench.resilience import phase, say
+from tests.bench.steady import (
+    Timing,
+    as_hook,
+    figures,
+    p50_by_window,
+    pool_size,
+    steady_run,
+    worst_window,
+)
 from tests.bench.workload import FactCloner, lifecycles
 
 
@@ -135,16 +144,19 @@ def with_timeout(url: str, ms: int = STORE_TIMEOUT_MS) -> str:
 async def growth(
     ctx: Context,
     facts_target: int,
-    window: float,
+    timing: Timing,
+    pool_rate: float,
     cloner: FactCloner,
     tag: str,
     load_deadline: float | None = None,
     probe_cap: float = 10,
 ) -> dict[str, Any]:
-    """Throughput over a fixed window with `facts_target` facts already stored.
+    """Saturated throughput with `facts_target` facts already stored: a warm-up, then a
+    steady span cut into windows, each with its approval -> manifest p50.
 
-    The facts are loaded once; a window the stack disturbed is measured again by a fresh
-    instance (new topics and group) on the same database.
+    The facts are loaded once; a run the stack disturbed is measured again by a fresh
+    instance (new topics and group) on the same database. `pool_rate` (input events/s)
+    sizes the lifecycles made for the run.
 
     The instance's store URL carries `timeoutMS` (PyMongo then sends maxTimeMS with every
     command): the service sets only socketTimeoutMS, and when that fires the client hangs
@@ -164,18 +176,31 @@ async def growth(
     async def measure_window() -> dict[str, Any]:
         prefix = unused.pop() if unused else ctx.new_prefix(tag)
         env = {"MONGODB_DATABASE": database, "MONGODB_URL": with_timeout(ctx.mongodb_url)}
+        pool = lifecycles(pool_size(pool_rate, timing.seconds, timing.backlog), tag)
         async with instance(ctx, prefix, extra_env=env, graceful=False) as (svc, driver, info):
             watch = LogWatch(svc.log_path, ctx.bench_log)
-            sampler = Sampler(sampled_pids(svc.pid))
-            sampler.start()
-            run = await driver.run(lifecycles(400, tag), window=window, stall=None)
-            usage = await sampler.stop()
+            memory = Sampler(sampled_pids(svc.pid))
+            cpu = Sampler(sampled_pids(svc.pid))
+            memory.start()
+            run, warm, steady = await steady_run(
+                driver,
+                pool,
+                timing.warm,
+                timing.steady,
+                backlog=timing.backlog,
+                begin=as_hook(cpu.start),
+                end=as_hook(cpu.stop),
+            )
+            rss = await memory.stop()
             disturbed = watch.count()
+        out = figures(run, warm, steady, timing.width)
+        p50s = p50_by_window(run.latency_at, run.latencies, steady, timing.width)
         return {
             **info,
-            "window_seconds": window,
-            **summarize(run),
-            "cpu_percent_of_one_core": {k: round(v, 1) for k, v in usage.cpu_percent.items()},
+            **out,
+            "latency_windows": worst_window(p50s),
+            "cpu_percent_of_one_core": {k: round(v, 1) for k, v in cpu.usage.cpu_percent.items()},
+            "peak_rss_bytes": rss.peak_rss,
             "disturbed": disturbed,
         }
 

@@ -2,7 +2,9 @@
 
 Used only for the profiling pass. It wraps (never edits) the store, outbox, decode, decide
 and fold functions with wall-clock timers, counts every MongoDB command through PyMongo's
-command monitoring, and writes the totals as JSON to $BENCH_STATS_PATH when it exits.
+command monitoring, and writes the totals as JSON to $BENCH_STATS_PATH when it exits; on
+SIGUSR1 it writes them so far to $BENCH_STATS_PATH.<n> (n = 1, 2, ...), so the bench can
+take the difference over its steady span.
 """
 
 from __future__ import annotations
@@ -112,11 +114,20 @@ def install() -> None:
     STATS["_timers_installed"] = [len(applied), 0.0]
 
 
-def dump() -> None:
+def dump(suffix: str = "") -> None:
     path = os.environ.get("BENCH_STATS_PATH")
     if path:
-        with open(path, "w") as out:
+        with open(path + suffix + ".tmp", "w") as out:
             json.dump({k: {"calls": v[0], "seconds": v[1]} for k, v in STATS.items()}, out)
+        os.replace(path + suffix + ".tmp", path + suffix)  # whole or absent for the reader
+
+
+SNAPSHOTS = [0]
+
+
+def _on_sigusr1(signum: int, frame: object) -> None:
+    SNAPSHOTS[0] += 1
+    dump(f".{SNAPSHOTS[0]}")
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -129,6 +140,7 @@ def main() -> None:
     install()
     atexit.register(dump)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGUSR1, _on_sigusr1)
     from service.cli.main import main as service_main
 
     service_main()

@@ -1,35 +1,20 @@
-"""The measurements that drive lifecycles through a service: saturation, half rate, profile."""
+"""The measurements that drive lifecycles through a service: saturation, half rate, profile.
+
+Each is time-based (tests/bench/steady.py): a warm-up reported apart, then a steady span
+that every figure, CPU sample, counter and profile covers."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 from typing import Any
 
 from tests.bench import profile
-from tests.bench.context import Context, instance, sampled_pids, warm_up
-from tests.bench.drive import RunResult, percentile
-from tests.bench.procs import LogWatch, Sampler, vm_hwm_bytes
-from tests.bench.workload import lifecycles
-
-
-def summarize(run: RunResult) -> dict[str, Any]:
-    p50, p99 = percentile(run.latencies, 50), percentile(run.latencies, 99)
-    return {
-        "lifecycles": run.lifecycles,
-        "input_events_done": len(run.inputs_done),
-        "complete": run.complete,
-        "wall_seconds": round(run.wall, 3),
-        "events_per_second": round(run.events_per_second, 2),
-        "events_per_second_by_quarter": [round(r, 2) for r in run.window_rates()],
-        "approval_to_manifest_p50_ms": None if p50 is None else round(p50 * 1000, 1),
-        "approval_to_manifest_p99_ms": None if p99 is None else round(p99 * 1000, 1),
-        "latency_samples": len(run.latencies),
-        "outputs_seen": run.outputs_seen,
-        "duplicate_outputs": run.duplicates,
-        "unexpected_outputs": run.unexpected,
-        "stalled": run.stalled,
-    }
+from tests.bench.context import Context, instance, sampled_pids
+from tests.bench.procs import LogWatch, Sampler, Usage, vm_hwm_bytes
+from tests.bench.steady import Timing, as_hook, count_in, figures, pool_size, steady_run
+from tests.bench.workload import INPUTS_PER_LIFECYCLE, lifecycles
 
 
 def cpu_per_event(percent: float | None, seconds: float, events: int) -> dict[str, Any]:
@@ -63,82 +48,129 @@ def handler_metrics(text: str) -> dict[str, dict[str, float]]:
     }
 
 
-async def saturation(ctx: Context, count: int) -> dict[str, Any]:
-    """A backlog of `count` lifecycles: throughput, latency, CPU, and the service's RSS."""
+SATURATION_POOL_RATE = 1500.0  # input events/s the saturation pool can feed (1.5 x the goal)
+
+
+def _cpu(usage: Usage) -> dict[str, float]:
+    return {k: round(v, 1) for k, v in usage.cpu_percent.items()}
+
+
+async def saturation(ctx: Context, timing: Timing) -> dict[str, Any]:
+    """A standing backlog: steady throughput, latency, CPU per event, and the service's RSS."""
+    pool = lifecycles(pool_size(SATURATION_POOL_RATE, timing.seconds, timing.backlog), "sat")
     async with instance(ctx, ctx.new_prefix("sat")) as (svc, driver, info):
-        warm = await warm_up(driver)
         watch = LogWatch(svc.log_path, ctx.bench_log)
-        sampler = Sampler(sampled_pids(svc.pid))
-        sampler.start()
-        run = await driver.run(lifecycles(count, "sat"), timeout=120 + 2 * count)
-        usage = await sampler.stop()
+        memory = Sampler(sampled_pids(svc.pid))  # the whole phase, warm-up included
+        cpu = Sampler(sampled_pids(svc.pid))  # the steady span only
+        memory.start()
+        run, warm, steady = await steady_run(
+            driver,
+            pool,
+            timing.warm,
+            timing.steady,
+            backlog=timing.backlog,
+            begin=as_hook(cpu.start),
+            end=as_hook(cpu.stop),
+        )
+        rss = await memory.stop()
         disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
         hwm = vm_hwm_bytes(svc.pid)
         metrics = (await svc.get("/metrics")).text
+    done = count_in(run.inputs_done, steady)
     return {
         **info,
-        "warm_up_complete": warm.complete,
-        **summarize(run),
-        "facts_stored_at_end": 5 * (count + 2),
-        "cpu_percent_of_one_core": {k: round(v, 1) for k, v in usage.cpu_percent.items()},
-        "peak_rss_bytes": usage.peak_rss,
+        "backlog_lifecycles": timing.backlog,
+        "pool_lifecycles": len(pool),
+        **figures(run, warm, steady, timing.width),
+        "cpu_percent_of_one_core": _cpu(cpu.usage),
+        "peak_rss_bytes": rss.peak_rss,
         "service_vm_hwm_bytes": hwm,
         "handler_mean_ms": handler_metrics(metrics),
-        **cpu_per_event(usage.cpu_percent.get("service"), usage.seconds, len(run.inputs_done)),
+        **cpu_per_event(cpu.usage.cpu_percent.get("service"), cpu.usage.seconds, done),
         "disturbed": disturbed,
     }
 
 
-async def half_rate(ctx: Context, saturated_eps: float, seconds: float) -> dict[str, Any]:
-    """Phase 2: packet-ready paced so the input rate is half the saturated one."""
+async def half_rate(ctx: Context, saturated_eps: float, timing: Timing) -> dict[str, Any]:
+    """Packet-ready paced so the input rate is half the saturated one."""
     rate = max(saturated_eps / 2, 0.5)
-    count = max(4, math.ceil(rate / 4 * seconds))
+    pool = lifecycles(max(4, math.ceil(rate / INPUTS_PER_LIFECYCLE * timing.seconds) + 1), "half")
     async with instance(ctx, ctx.new_prefix("half")) as (svc, driver, info):
-        await warm_up(driver)
         watch = LogWatch(svc.log_path, ctx.bench_log)
-        sampler = Sampler(sampled_pids(svc.pid))
-        sampler.start()
-        run = await driver.run(lifecycles(count, "half"), rate=rate, timeout=seconds * 6 + 60)
-        usage = await sampler.stop()
+        memory = Sampler(sampled_pids(svc.pid))
+        cpu = Sampler(sampled_pids(svc.pid))
+        memory.start()
+        run, warm, steady = await steady_run(
+            driver,
+            pool,
+            timing.warm,
+            timing.steady,
+            rate=rate,
+            begin=as_hook(cpu.start),
+            end=as_hook(cpu.stop),
+        )
+        rss = await memory.stop()
         disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
     return {
         **info,
         "target_events_per_second": round(rate, 2),
-        **summarize(run),
-        "cpu_percent_of_one_core": {k: round(v, 1) for k, v in usage.cpu_percent.items()},
+        **figures(run, warm, steady, timing.width),
+        "cpu_percent_of_one_core": _cpu(cpu.usage),
+        "peak_rss_bytes": rss.peak_rss,
         "disturbed": disturbed,
     }
 
 
-async def profiled(ctx: Context, count: int, out_dir: Path) -> dict[str, Any]:
-    """Phase 6: the saturation run again, under py-spy and with timers around the parts."""
+async def profiled(
+    ctx: Context, saturated_eps: float, timing: Timing, out_dir: Path
+) -> dict[str, Any]:
+    """The saturated phase again, under py-spy (a flame graph and raw stacks of the steady
+    span) and with the part timers and the store round trips counted over that span."""
     stats_path = out_dir / f"bench-stats-{ctx.run_id}.json"
     raw_path = out_dir / f"bench-pyspy-{ctx.run_id}.txt"
+    svg_path = out_dir / f"bench-flamegraph-{ctx.run_id}.svg"
     env = {"BENCH_STATS_PATH": str(stats_path)}
-    async with instance(
-        ctx, ctx.new_prefix("prof"), module="tests.bench.instrumented", extra_env=env
-    ) as (
+    rate = max(2 * saturated_eps, 400.0)  # pool for twice the saturated rate
+    pool = lifecycles(pool_size(rate, timing.seconds, timing.backlog), "prof")
+    module = "tests.bench.instrumented"
+    async with instance(ctx, ctx.new_prefix("prof"), module=module, extra_env=env) as (
         svc,
         driver,
         info,
     ):
-        await warm_up(driver)
         pid = svc.pid
         watch = LogWatch(svc.log_path, ctx.bench_log)
-        spy = profile.start_py_spy(pid, raw_path)
-        run = await driver.run(lifecycles(count, "prof"), timeout=120 + 2 * count)
-        profile.stop_py_spy(spy)
+        spies: list[Any] = []
+        counted: list[dict[str, Any]] = []
+
+        async def begin() -> None:
+            counted.append(await profile.snapshot(pid, stats_path, 1))
+            spies.extend(
+                [profile.start_py_spy(pid, raw_path), profile.start_flamegraph(pid, svg_path)]
+            )
+
+        async def end() -> None:
+            counted.append(await profile.snapshot(pid, stats_path, 2))
+            for spy in spies:
+                await asyncio.to_thread(profile.stop_py_spy, spy)
+
+        run, warm, steady = await steady_run(
+            driver, pool, timing.warm, timing.steady, backlog=timing.backlog, begin=begin, end=end
+        )
         disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
-        handled = handler_metrics((await svc.get("/metrics")).text)
-    processed = int(sum(h["messages"] for h in handled.values()))  # warm-up included, as timers
-    stats = profile.load_stats(stats_path)
+    done = count_in(run.inputs_done, steady)
+    timers = profile.difference(*reversed(counted)) if len(counted) == 2 else {}
     samples = profile.read_raw(raw_path) if raw_path.exists() else {}
     return {
         **info,
-        **summarize(run),
+        **figures(run, warm, steady, timing.width),
         "py_spy_raw": str(raw_path),
-        "timers": stats,
-        "messages_processed_by_service": processed,
+        "flamegraph_svg": str(svg_path) if svg_path.exists() else None,
+        "store_round_trips_counted": profile.store_round_trips(timers) if timers else None,
+        "store_round_trips_per_input_event": (
+            round(profile.store_round_trips(timers) / done, 3) if timers and done else None
+        ),
+        "timers_over_steady_span": timers,
         "disturbed": disturbed,
-        "summary": profile.summarize(samples, stats, processed, pid, len(run.inputs_done)),
+        "summary": profile.summarize(samples, timers, done, pid, done),
     }

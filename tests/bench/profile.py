@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -46,6 +48,16 @@ def start_py_spy(pid: int, out: Path, rate: int = RATE) -> subprocess.Popen[byte
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def start_flamegraph(pid: int, svg: Path, rate: int = RATE) -> subprocess.Popen[bytes] | None:
+    """py-spy's own flame graph (SVG) of the on-CPU stacks, until stop_py_spy."""
+    exe = py_spy()
+    if exe is None:
+        return None
+    cmd = [exe, "record", "--pid", str(pid), "--rate", str(rate), "--format", "flamegraph"]
+    cmd += ["--output", str(svg), "--nonblocking"]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def stop_py_spy(proc: subprocess.Popen[bytes] | None) -> None:
     if proc is None:
         return
@@ -74,6 +86,31 @@ def load_stats(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return loaded
+
+
+async def snapshot(pid: int, path: Path, n: int, within: float = 10) -> dict[str, Any]:
+    """Ask tests/bench/instrumented.py for its `n`-th snapshot (SIGUSR1) and read it."""
+    target = path.with_name(f"{path.name}.{n}")
+    os.kill(pid, signal.SIGUSR1)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not target.exists() and loop.time() < deadline:
+        await asyncio.sleep(0.05)  # the service writes it from its signal handler
+    return load_stats(target)
+
+
+def difference(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """Calls and seconds of every timer between two snapshots."""
+    out = {}
+    for name, t in after.items():
+        was = before.get(name, {"calls": 0, "seconds": 0.0})
+        out[name] = {"calls": t["calls"] - was["calls"], "seconds": t["seconds"] - was["seconds"]}
+    return out
+
+
+def store_round_trips(timers: dict[str, Any]) -> int:
+    """Every MongoDB command counted (failed ones too), from instrumented.py's `mongo.*`."""
+    return int(sum(t["calls"] for n, t in timers.items() if n.startswith("mongo.")))
 
 
 def _is_idle(frames: Stack) -> bool:
@@ -167,9 +204,8 @@ def per_event(timers: dict[str, Any], processed: int) -> dict[str, Any]:
             "ms_per_event": round(1000 * t["seconds"] / processed, 2),
             "ms_per_call": round(1000 * t["seconds"] / max(t["calls"], 1), 2),
         }
-    mongo_calls = sum(t["calls"] for n, t in parts.items() if n.startswith("mongo."))
     return {
         "events_processed": processed,
-        "store_round_trips_per_event": round(mongo_calls / processed, 2),
+        "store_round_trips_per_event": round(store_round_trips(parts) / processed, 2),
         "parts": rows,
     }
