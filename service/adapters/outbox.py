@@ -1,5 +1,11 @@
 """Publishing facts' outboxes to Kafka (idempotent producer, acks=all), then marking them.
 
+Marks are coalesced: a batch's entries are deleted by the next `flush_marks` (a loop every
+MARK_INTERVAL_SECONDS, and once at shutdown), one delete for many batches, off the batch's
+critical path. The relay republishes only entries older than its grace
+(service/entrypoints/loops.py: PUBLISH_GRACE), well above the interval, so an entry waiting
+for its mark is never sent twice; after a crash it is, byte for byte (at-least-once).
+
 A release manifest is attested here, as it leaves (service/adapters/attestation.py): the fact
 log keeps the manifest without its attestation, and a re-publication (the relay's, after a
 crash) signs the same bytes again, so it is the same event byte for byte."""
@@ -20,6 +26,7 @@ from service.domain.facts import Fact
 from service.settings import Settings
 
 HEADERS = {"content-type": "application/cloudevents+json; charset=utf-8"}
+MARK_INTERVAL_SECONDS = 0.25
 
 
 def encode(event: Mapping[str, Any]) -> bytes:
@@ -34,6 +41,7 @@ class KafkaOutbox:
         self.store = store
         self.settings = settings
         self.attestor = attestor
+        self.marks: list[str] = []  # ids of facts published, their entries not yet deleted
 
     async def send(self, topic: str, key: str, event: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Queue one event on the producer; the future resolves when the broker has it."""
@@ -56,4 +64,15 @@ class KafkaOutbox:
             for o in f.outbox
         ]
         await asyncio.gather(*futures)
-        await self.store.mark_published([f.id for f in waiting])
+        self.marks.extend(f.id for f in waiting)
+
+    async def flush_marks(self) -> None:
+        """Delete the entries of every fact published since the last flush, in one command."""
+        if not self.marks:
+            return
+        marked, self.marks = self.marks, []
+        try:
+            await self.store.mark_published(marked)
+        except BaseException:
+            self.marks[:0] = marked  # tried again at the next flush
+            raise

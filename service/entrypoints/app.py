@@ -26,7 +26,7 @@ from service.adapters.kafka_security import kafka_security
 from service.adapters.kafka_topics import create_topics, dead_letter_bytes
 from service.adapters.mongo_client import Client, open_client
 from service.adapters.mongo_store import MongoStore
-from service.adapters.outbox import KafkaOutbox
+from service.adapters.outbox import MARK_INTERVAL_SECONDS, KafkaOutbox
 from service.console.pages import Console
 from service.console.sessions import Sessions
 from service.domain.checkpoint import PAYLOAD_TYPE, leaves_cap
@@ -83,6 +83,7 @@ class Service:
         self.tasks: list[asyncio.Task[None]] = []
         self.monitor: Monitor | None = None
         self.checkpointer: Checkpointer | None = None
+        self.outbox: KafkaOutbox | None = None
         self.due = DueTimes(horizon=timedelta(seconds=2 * settings.scan_interval_seconds))
         self.health = Health(self.metrics, consumers=INPUT_TOPICS)
         self.startup = StartUp()
@@ -143,9 +144,9 @@ class Service:
             self.log, "kafka", self._create_topics, self.startup, self._kafka_reason
         )
         self.startup.waiting = "starting the consumers"
-        self.outbox = KafkaOutbox(self.broker, store, s, Attestor(self.gate_key))
-        self.checkpointer = self._checkpointer(self.gate_key)
-        self.anchored = AnchoringPublisher(self.outbox, self.checkpointer)
+        outbox = self.outbox = KafkaOutbox(self.broker, store, s, Attestor(self.gate_key))
+        self.checkpointer = self._checkpointer(outbox, self.gate_key)
+        self.anchored = AnchoringPublisher(outbox, self.checkpointer)
         gate = Gate(
             store,
             self.anchored,
@@ -158,14 +159,14 @@ class Service:
             s.max_parked_total,
         )
         self._rt = GateContext(
-            s, store, gate, self.outbox, self.metrics, self.health, self.log, gate_key=self.gate_key
+            s, store, gate, outbox, self.metrics, self.health, self.log, gate_key=self.gate_key
         )
         self._rt.checkpoints = self.checkpointer
         self.health.recover()  # ready once every consumer has joined its group
 
-    def _checkpointer(self, key: GateKey) -> Checkpointer:
+    def _checkpointer(self, outbox: KafkaOutbox, key: GateKey) -> Checkpointer:
         return Checkpointer(
-            self.outbox,
+            outbox,
             lambda payload: sign_payload(key, payload, PAYLOAD_TYPE),
             utc_now,
             self.metrics,
@@ -190,11 +191,13 @@ class Service:
     async def started(self) -> None:
         s, rt = self.settings, self.rt
         assert self.watcher is not None and self.checkpointer is not None
+        assert self.outbox is not None
         self.monitor = Monitor(rt)
         scheduler = Scheduler(rt, self.due)
         loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
             ("scheduler", s.scheduler_interval_seconds, scheduler.step),
             ("relay", s.relay_interval_seconds, lambda: relay_step(rt, self.anchored)),
+            ("outbox marks", MARK_INTERVAL_SECONDS, self.outbox.flush_marks),
             ("checkpoint", s.checkpoint_interval_seconds, self.checkpointer.flush),
             ("governance", s.governance_poll_seconds, governance_step(rt, self.watcher)),
             ("monitor", s.monitor_interval_seconds, self.monitor.step),
@@ -214,6 +217,19 @@ class Service:
         if self.monitor is not None:
             await self.monitor.close()
 
+    async def _last_marks(self) -> None:
+        """The consumers have stopped: mark what their last batches published, so a
+        successor's relay does not send it again (bounded, like the last checkpoint)."""
+        if self.outbox is None or self.client is None:
+            return
+        unmarked = "published outbox entries left unmarked at shutdown (relayed again)"
+        try:
+            await asyncio.wait_for(self.outbox.flush_marks(), LAST_CHECKPOINT_SECONDS)
+        except TimeoutError:
+            self.log.warning(unmarked)
+        except TRANSIENT_ERRORS:
+            self.log.warning(unmarked)
+
     async def _last_checkpoint(self) -> None:
         """What the loops appended since the last checkpoint, while the producer is up. The
         consumers' last batches finish after this (FastStream stops them next): facts they
@@ -227,6 +243,7 @@ class Service:
 
     async def closed(self) -> None:
         logging.getLogger("aiokafka").removeHandler(self.kafka_problems)
+        await self._last_marks()
         if self.client is not None:
             await self.client.close()
             self.client = None
