@@ -155,6 +155,10 @@ async def test_a_packet_ready_reaches_the_gate_and_its_lifecycle_event_is_publis
     assert event["subject"] == pid
     assert (event["data"]["from_state"], event["data"]["to_state"]) == (None, "pending")
     assert await wire.store.state_counts() == {"pending": 1}
+    assert await wire.store.count_unpublished() == 1, "published, its entry marked later"
+    outbox = wire.service.rt.sender
+    assert isinstance(outbox, BrokerOutbox)
+    await outbox.flush_marks()
     assert await wire.store.count_unpublished() == 0
     assert wire.published("dead-letter") == []
 
