@@ -17,6 +17,7 @@ from service.adapters.store import (
 )
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact
+from service.domain.times import parse_time
 
 
 class MemoryStore:
@@ -70,8 +71,10 @@ class MemoryStore:
             if fid in self.facts:
                 self.facts[fid] = replace(self.facts[fid], published=True)
 
-    async def unpublished(self, limit: int) -> list[Fact]:
+    async def unpublished(self, limit: int, before: datetime | None = None) -> list[Fact]:
         waiting = [f for f in self.facts.values() if not f.published and f.outbox]
+        if before is not None:
+            waiting = [f for f in waiting if parse_time(f.at) <= before]
         return sorted(waiting, key=lambda f: f.at)[:limit]
 
     async def count_unpublished(self) -> int:

@@ -221,10 +221,13 @@ class MongoStore:
         if fact_ids:
             await self.outbox.delete_many({"fact": {"$in": list(fact_ids)}})
 
-    async def unpublished(self, limit: int) -> list[Fact]:
+    async def unpublished(self, limit: int, before: datetime | None = None) -> list[Fact]:
         """Facts whose entries are still there, oldest first. An entry whose fact holds
-        another hash lost its race: it goes. One whose fact never came goes after a while."""
+        another hash lost its race: it goes. One whose fact never came goes after a while.
+        With `before`, younger entries are not looked up at all: their writer marks them."""
         entries = [e async for e in self.outbox.find({}).sort(OUTBOX_ORDER).limit(limit)]
+        if before is not None:
+            entries = [e for e in entries if parse_time(e["at"]) <= before]
         docs = await asyncio.gather(*(self.facts.find_one({"_id": e["fact"]}) for e in entries))
         now = datetime.now(UTC)
         waiting: list[Fact] = []

@@ -15,7 +15,6 @@ from service.adapters.governance_file import GovernanceWatcher, note_published_k
 from service.adapters.kafka_security import client_options
 from service.adapters.kafka_topics import topic_shapes
 from service.domain.commands import Tick
-from service.domain.times import parse_time
 from service.gate.context import GateContext
 from service.gate.due import DueTimes
 from service.gate.gate import Publisher
@@ -95,9 +94,8 @@ PUBLISH_GRACE = timedelta(seconds=2)
 
 
 async def relay_step(rt: GateContext, outbox: Publisher) -> None:
-    facts = await rt.store.unpublished(limit=1000)
     cutoff = rt.clock() - PUBLISH_GRACE
-    stale = [f for f in facts if parse_time(f.at) <= cutoff]
+    stale = await rt.store.unpublished(limit=1000, before=cutoff)
     if stale:
         rt.log.info("relay publishes facts left unpublished", extra={"count": len(stale)})
         await outbox.publish(stale)

@@ -98,6 +98,16 @@ async def test_facts_stay_unpublished_until_marked(store: FactStore) -> None:
     assert await store.count_unpublished() == 0
 
 
+async def test_the_relays_view_leaves_out_entries_decided_after_its_cutoff(
+    store: FactStore,
+) -> None:
+    facts = released_facts()  # all decided at T0
+    await store.append(facts)
+    assert await store.unpublished(limit=100, before=T0 - timedelta(seconds=1)) == []
+    waiting = await store.unpublished(limit=100, before=T0)
+    assert {f.id for f in waiting} == {f.id for f in facts if f.outbox}
+
+
 async def test_projections_answer_due_citing_lane_and_state_queries(store: FactStore) -> None:
     facts = released_facts()
     await store.append(facts)
