@@ -14,16 +14,14 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import BulkWriteError, ConnectionFailure, ExecutionTimeout, OperationFailure
 
 from service.adapters.mongo_store import DUPLICATE_KEY, MongoStore
-from tests.bench.context import Context, database_of, instance, sampled_pids
-from tests.bench.procs import LogWatch, Sampler
+from tests.bench.context import Context, database_of, instance
+from tests.bench.phases import measured_run
 from tests.bench.resilience import phase, say
 from tests.bench.steady import (
     Timing,
-    as_hook,
     figures,
     p50_by_window,
     pool_size,
-    steady_run,
     worst_window,
 )
 from tests.bench.workload import FactCloner, lifecycles
@@ -178,30 +176,16 @@ async def growth(
         env = {"MONGODB_DATABASE": database, "MONGODB_URL": with_timeout(ctx.mongodb_url)}
         pool = lifecycles(pool_size(pool_rate, timing.seconds, timing.backlog), tag)
         async with instance(ctx, prefix, extra_env=env, graceful=False) as (svc, driver, info):
-            watch = LogWatch(svc.log_path, ctx.bench_log)
-            memory = Sampler(sampled_pids(svc.pid))
-            cpu = Sampler(sampled_pids(svc.pid))
-            memory.start()
-            run, warm, steady = await steady_run(
-                driver,
-                pool,
-                timing.warm,
-                timing.steady,
-                backlog=timing.backlog,
-                begin=as_hook(cpu.start),
-                end=as_hook(cpu.stop),
-            )
-            rss = await memory.stop()
-            disturbed = watch.count()
-        out = figures(run, warm, steady, timing.width)
-        p50s = p50_by_window(run.latency_at, run.latencies, steady, timing.width)
+            m = await measured_run(svc, driver, pool, timing, ctx.bench_log, backlog=timing.backlog)
+        out = figures(m.run, m.warm, m.steady, timing.width)
+        p50s = p50_by_window(m.run.latency_at, m.run.latencies, m.steady, timing.width)
         return {
             **info,
             **out,
             "latency_windows": worst_window(p50s),
-            "cpu_percent_of_one_core": {k: round(v, 1) for k, v in cpu.usage.cpu_percent.items()},
-            "peak_rss_bytes": rss.peak_rss,
-            "disturbed": disturbed,
+            "cpu_percent_of_one_core": {k: round(v, 1) for k, v in m.cpu.cpu_percent.items()},
+            "peak_rss_bytes": m.peak_rss,
+            "disturbed": m.disturbed,
         }
 
     measured = await phase(ctx, f"growth/{tag} window", measure_window)

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.bench import profile
 from tests.bench.context import Context, instance, sampled_pids
+from tests.bench.drive import Driver, RunResult
 from tests.bench.procs import LogWatch, Sampler, Usage, vm_hwm_bytes
-from tests.bench.steady import Timing, as_hook, count_in, figures, pool_size, steady_run
+from tests.bench.steady import Span, Timing, as_hook, count_in, figures, pool_size, steady_run
 from tests.bench.workload import INPUTS_PER_LIFECYCLE, lifecycles
+from tests.support.service import ServiceProcess
 
 
 def cpu_per_event(percent: float | None, seconds: float, events: int) -> dict[str, Any]:
@@ -55,39 +58,65 @@ def _cpu(usage: Usage) -> dict[str, float]:
     return {k: round(v, 1) for k, v in usage.cpu_percent.items()}
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One steady run through a service: the run, its spans, memory over all of it, CPU
+    over the steady span, and the log lines that say the stack disturbed it."""
+
+    run: RunResult
+    warm: Span
+    steady: Span
+    peak_rss: int
+    cpu: Usage
+    disturbed: dict[str, int]
+
+
+async def measured_run(
+    svc: ServiceProcess,
+    driver: Driver,
+    pool: list[Any],
+    timing: Timing,
+    bench_log: Path,
+    **pace: Any,
+) -> Measured:
+    """`steady_run` with memory sampled throughout and CPU over the steady span only."""
+    watch = LogWatch(svc.log_path, bench_log)
+    memory = Sampler(sampled_pids(svc.pid))  # the whole phase, warm-up included
+    cpu = Sampler(sampled_pids(svc.pid))  # the steady span only
+    memory.start()
+    run, warm, steady = await steady_run(
+        driver,
+        pool,
+        timing.warm,
+        timing.steady,
+        begin=as_hook(cpu.start),
+        end=as_hook(cpu.stop),
+        **pace,
+    )
+    rss = await memory.stop()
+    disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
+    return Measured(run, warm, steady, rss.peak_rss, cpu.usage, disturbed)
+
+
 async def saturation(ctx: Context, timing: Timing) -> dict[str, Any]:
     """A standing backlog: steady throughput, latency, CPU per event, and the service's RSS."""
     pool = lifecycles(pool_size(SATURATION_POOL_RATE, timing.seconds, timing.backlog), "sat")
     async with instance(ctx, ctx.new_prefix("sat")) as (svc, driver, info):
-        watch = LogWatch(svc.log_path, ctx.bench_log)
-        memory = Sampler(sampled_pids(svc.pid))  # the whole phase, warm-up included
-        cpu = Sampler(sampled_pids(svc.pid))  # the steady span only
-        memory.start()
-        run, warm, steady = await steady_run(
-            driver,
-            pool,
-            timing.warm,
-            timing.steady,
-            backlog=timing.backlog,
-            begin=as_hook(cpu.start),
-            end=as_hook(cpu.stop),
-        )
-        rss = await memory.stop()
-        disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
+        m = await measured_run(svc, driver, pool, timing, ctx.bench_log, backlog=timing.backlog)
         hwm = vm_hwm_bytes(svc.pid)
         metrics = (await svc.get("/metrics")).text
-    done = count_in(run.inputs_done, steady)
+    done = count_in(m.run.inputs_done, m.steady)
     return {
         **info,
         "backlog_lifecycles": timing.backlog,
         "pool_lifecycles": len(pool),
-        **figures(run, warm, steady, timing.width),
-        "cpu_percent_of_one_core": _cpu(cpu.usage),
-        "peak_rss_bytes": rss.peak_rss,
+        **figures(m.run, m.warm, m.steady, timing.width),
+        "cpu_percent_of_one_core": _cpu(m.cpu),
+        "peak_rss_bytes": m.peak_rss,
         "service_vm_hwm_bytes": hwm,
         "handler_mean_ms": handler_metrics(metrics),
-        **cpu_per_event(cpu.usage.cpu_percent.get("service"), cpu.usage.seconds, done),
-        "disturbed": disturbed,
+        **cpu_per_event(m.cpu.cpu_percent.get("service"), m.cpu.seconds, done),
+        "disturbed": m.disturbed,
     }
 
 
@@ -96,28 +125,14 @@ async def half_rate(ctx: Context, saturated_eps: float, timing: Timing) -> dict[
     rate = max(saturated_eps / 2, 0.5)
     pool = lifecycles(max(4, math.ceil(rate / INPUTS_PER_LIFECYCLE * timing.seconds) + 1), "half")
     async with instance(ctx, ctx.new_prefix("half")) as (svc, driver, info):
-        watch = LogWatch(svc.log_path, ctx.bench_log)
-        memory = Sampler(sampled_pids(svc.pid))
-        cpu = Sampler(sampled_pids(svc.pid))
-        memory.start()
-        run, warm, steady = await steady_run(
-            driver,
-            pool,
-            timing.warm,
-            timing.steady,
-            rate=rate,
-            begin=as_hook(cpu.start),
-            end=as_hook(cpu.stop),
-        )
-        rss = await memory.stop()
-        disturbed = watch.count() | ({"stalled": 1} if run.stalled else {})
+        m = await measured_run(svc, driver, pool, timing, ctx.bench_log, rate=rate)
     return {
         **info,
         "target_events_per_second": round(rate, 2),
-        **figures(run, warm, steady, timing.width),
-        "cpu_percent_of_one_core": _cpu(cpu.usage),
-        "peak_rss_bytes": rss.peak_rss,
-        "disturbed": disturbed,
+        **figures(m.run, m.warm, m.steady, timing.width),
+        "cpu_percent_of_one_core": _cpu(m.cpu),
+        "peak_rss_bytes": m.peak_rss,
+        "disturbed": m.disturbed,
     }
 
 
