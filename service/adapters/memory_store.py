@@ -48,6 +48,9 @@ class MemoryStore:
     async def save_snapshots(self, logs: Mapping[str, Log]) -> None:
         return None
 
+    def remember(self, logs: Mapping[str, Log]) -> None:
+        return None
+
     async def append(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None = None) -> None:
         """The registry claims of service/adapters/store.py, `Log`, then the inserts."""
         known = await logs_for(facts, logs, self.load_packets)

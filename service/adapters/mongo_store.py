@@ -176,7 +176,13 @@ class MongoStore:
 
     async def save_snapshots(self, logs: Mapping[str, Log]) -> None:
         await self._replace_all(self.packets, [snapshot_doc(p, f) for p, f in logs.items()])
+        self.remember(logs)
+
+    def remember(self, logs: Mapping[str, Log]) -> None:
         for packet_id, log in logs.items():
+            kept = self.recent.get(packet_id)
+            if kept is not None and len(kept) > len(log):
+                continue  # a later write remembered more of this log already
             published = [f if f.published else replace(f, published=True) for f in log]
             self.recent[packet_id] = Log(published, log.numbers)
             self.recent.move_to_end(packet_id)

@@ -120,6 +120,10 @@ class FactStore(Protocol):
         """Each packet's whole log after a write, for `load_packets` to start from."""
         ...
 
+    def remember(self, logs: Mapping[str, Log]) -> None:
+        """Keep these logs for this instance's next loads (no I/O; the snapshot may follow)."""
+        ...
+
     async def append(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None = None) -> None:
         """Insert in order; raise SeqTaken at the first id already taken (earlier ones stay).
         `logs`: what the facts were decided on (from `load_packets`); a revision number their

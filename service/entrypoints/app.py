@@ -41,6 +41,7 @@ from service.gate.checkpoints import AnchoringPublisher, Checkpointer
 from service.gate.context import GateContext, utc_now
 from service.gate.due import DueTimes
 from service.gate.gate import Gate
+from service.gate.snapshots import FLUSH_SECONDS as SNAPSHOT_FLUSH_SECONDS
 from service.handlers import HANDLERS, TopicHandler
 from service.settings import INPUT_TOPICS, Settings
 from service.telemetry.health import ConnectionProblems, Health, StartUp
@@ -198,6 +199,7 @@ class Service:
             ("scheduler", s.scheduler_interval_seconds, scheduler.step),
             ("relay", s.relay_interval_seconds, lambda: relay_step(rt, self.anchored)),
             ("outbox marks", MARK_INTERVAL_SECONDS, self.outbox.flush_marks),
+            ("snapshots", SNAPSHOT_FLUSH_SECONDS, rt.gate.snapshots.flush),
             ("checkpoint", s.checkpoint_interval_seconds, self.checkpointer.flush),
             ("governance", s.governance_poll_seconds, governance_step(rt, self.watcher)),
             ("monitor", s.monitor_interval_seconds, self.monitor.step),
@@ -217,18 +219,22 @@ class Service:
         if self.monitor is not None:
             await self.monitor.close()
 
-    async def _last_marks(self) -> None:
-        """The consumers have stopped: mark what their last batches published, so a
-        successor's relay does not send it again (bounded, like the last checkpoint)."""
-        if self.outbox is None or self.client is None:
+    async def _last_writes(self) -> None:
+        """The consumers have stopped: write the snapshots their last batches noted and mark
+        what they published, so a successor loads without probing and its relay does not send
+        it again (each bounded, like the last checkpoint; both only save work if they fail)."""
+        if self.outbox is None or self.client is None or self._rt is None:
             return
-        unmarked = "published outbox entries left unmarked at shutdown (relayed again)"
-        try:
-            await asyncio.wait_for(self.outbox.flush_marks(), LAST_CHECKPOINT_SECONDS)
-        except TimeoutError:
-            self.log.warning(unmarked)
-        except TRANSIENT_ERRORS:
-            self.log.warning(unmarked)
+        for name, flush in (
+            ("snapshots", self._rt.gate.snapshots.flush),
+            ("outbox marks", self.outbox.flush_marks),
+        ):
+            try:
+                await asyncio.wait_for(flush(), LAST_CHECKPOINT_SECONDS)
+            except TimeoutError:
+                self.log.warning(f"{name} left unwritten at shutdown")
+            except TRANSIENT_ERRORS:
+                self.log.warning(f"{name} left unwritten at shutdown")
 
     async def _last_checkpoint(self) -> None:
         """What the loops appended since the last checkpoint, while the producer is up. The
@@ -243,7 +249,7 @@ class Service:
 
     async def closed(self) -> None:
         logging.getLogger("aiokafka").removeHandler(self.kafka_problems)
-        await self._last_marks()
+        await self._last_writes()
         if self.client is not None:
             await self.client.close()
             self.client = None

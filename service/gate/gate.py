@@ -10,7 +10,6 @@ again, one command at a time, on the reloaded log.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -24,6 +23,7 @@ from service.domain.facts import Fact
 from service.domain.governance import Governance
 from service.domain.revision import Revision, fold_packet, with_facts
 from service.gate.due import DueTimes
+from service.gate.snapshots import SnapshotWriter
 from service.telemetry.fact_metrics import count_facts
 from service.telemetry.metrics import Metrics
 
@@ -56,6 +56,7 @@ class Gate:
         self.due = due
         self.parking = parking
         self.max_parked = max_parked
+        self.snapshots = SnapshotWriter(store)
         # Early events this instance holds, by packet: when each was parked (for the gauges
         # and the cap in all; service/domain/parking.py).
         self.held: dict[str, list[datetime]] = {}
@@ -151,10 +152,10 @@ class Gate:
         changed = [pid for pid in ready if pid in touched]
         rows = [Projection.of(rev) for pid in changed for rev in ready[pid].values()]
         if rows:  # projections and snapshots derive from the log alone: new facts only
-            await asyncio.gather(
-                self.store.save_projections(rows),
-                self.store.save_snapshots({pid: logs[pid] for pid in changed}),
-            )
+            # Snapshots follow off this path (service/gate/snapshots.py); projections go
+            # first: the fan-outs of other consumers find a revision by them.
+            self.snapshots.note({pid: logs[pid] for pid in changed})
+            await self.store.save_projections(rows)
         if self.due is not None:
             now = self.clock()
             for pid, packet in ready.items():

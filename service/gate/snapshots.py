@@ -1,0 +1,39 @@
+"""Snapshots written off the batch's path: the latest log of each packet a batch touched is
+remembered at once (this instance's next loads start from it) and written to the store by
+the next `flush` (a loop every FLUSH_SECONDS, and once at shutdown), one command for every
+packet touched since, the latest log of each.
+
+A snapshot is a hint (docs/design.md, "Projections and snapshots are hints"): a load from
+an older one, or from none, probes past its end by `_id` and finds the rest
+(service/adapters/mongo_store.py, `_complete`), so a snapshot that comes late, or never (a
+crash before the flush), costs probes, never a fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from service.adapters.store import FactStore, Log
+
+FLUSH_SECONDS = 0.25
+
+
+class SnapshotWriter:
+    def __init__(self, store: FactStore) -> None:
+        self.store = store
+        self.pending: dict[str, Log] = {}
+
+    def note(self, logs: Mapping[str, Log]) -> None:
+        self.store.remember(logs)
+        self.pending.update(logs)
+
+    async def flush(self) -> None:
+        if not self.pending:
+            return
+        due, self.pending = self.pending, {}
+        try:
+            await self.store.save_snapshots(due)
+        except BaseException:
+            # Tried again at the next flush, unless a newer log of the packet came meanwhile.
+            self.pending = {**due, **self.pending}
+            raise
