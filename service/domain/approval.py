@@ -139,7 +139,7 @@ def recheck_release(rev: Revision, governance: Governance, now: datetime) -> Ref
         return "unknown-lane", f"lane {rev.lane_id} is no longer governed"
     approvals = rev.approvals or (rev.approval,)
     failures = [r for r in (check_owner(lane, a) for a in approvals) if r is not None]
-    holding = len({a["approver"] for a in approvals}) - len(failures)
+    holding = len(approvals) - len(failures)  # the approvers of a quorum are distinct
     if holding < lane.approvals_required:
         reason, detail = failures[0] if failures else ("quorum-not-met", "too few approvals")
         k = lane.approvals_required
