@@ -36,7 +36,14 @@ from service.entrypoints.asyncapi import specification
 from service.entrypoints.consume import process_batch
 from service.entrypoints.http import ASGIApp, HttpSide, http_app, router
 from service.entrypoints.lifespan import beside_http
-from service.entrypoints.loops import Monitor, Scheduler, forever, governance_step, relay_step
+from service.entrypoints.loops import (
+    Monitor,
+    Scheduler,
+    forever,
+    governance_step,
+    relay_step,
+    stop_loops,
+)
 from service.gate.checkpoints import AnchoringPublisher, Checkpointer
 from service.gate.context import GateContext, utc_now
 from service.gate.due import DueTimes
@@ -212,9 +219,7 @@ class Service:
         # most SHUTDOWN_GRACE_SECONDS; a record taken but not committed is redelivered to the
         # next member and recognised there as a duplicate (tests/e2e/test_graceful_shutdown.py).
         self.log.info("release gate stopping", extra={"instance": self.settings.instance_id})
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await stop_loops(self.tasks, self.log)
         await self._last_checkpoint()
         if self.monitor is not None:
             await self.monitor.close()
@@ -230,7 +235,8 @@ class Service:
             ("outbox marks", self.outbox.flush_marks),
         ):
             try:
-                await asyncio.wait_for(flush(), LAST_CHECKPOINT_SECONDS)
+                async with asyncio.timeout(LAST_CHECKPOINT_SECONDS):
+                    await flush()
             except TimeoutError:
                 self.log.warning(f"{name} left unwritten at shutdown")
             except TRANSIENT_ERRORS:
@@ -243,7 +249,8 @@ class Service:
         if self.checkpointer is None:
             return
         try:  # bounded: a broker that is away must not hold the consumers' grace period
-            await asyncio.wait_for(self.checkpointer.flush(), LAST_CHECKPOINT_SECONDS)
+            async with asyncio.timeout(LAST_CHECKPOINT_SECONDS):
+                await self.checkpointer.flush()
         except TimeoutError:
             self.log.warning("the last audit checkpoint was not published before shutdown")
 

@@ -4,6 +4,7 @@ reloads and the monitor (lag, states, backlog). Each survives outages and keeps 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -29,7 +30,11 @@ async def forever(
     while True:
         try:
             # A step that hangs must not stop the loop for good: every step is idempotent.
-            await asyncio.wait_for(step(), timeout=STEP_TIMEOUT)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for returns the step's result
+            # when a cancel arrives just as the step finishes, swallowing the cancel, and the
+            # loop then never stops (seen as a hung shutdown: tests/unit/entrypoints).
+            async with asyncio.timeout(STEP_TIMEOUT):
+                await step()
         except TimeoutError:
             rt.log.warning(f"{name} step timed out after {STEP_TIMEOUT}s; starting over")
         except TRANSIENT_ERRORS as exc:
@@ -42,6 +47,23 @@ async def forever(
         except Exception:
             rt.log.exception(f"{name} step failed")
         await asyncio.sleep(interval)
+
+
+LOOP_STOP_SECONDS = 3.0
+
+
+async def stop_loops(tasks: list[asyncio.Task[None]], log: logging.Logger) -> None:
+    """Cancel the loops and wait for them, boundedly: a loop that outlives its cancel (a
+    library that swallows one) is cancelled again and then left behind, named in the log,
+    so that shutdown goes on to the consumers' grace period whatever a loop does."""
+    for attempt in (1, 2):
+        for task in tasks:
+            task.cancel()
+        _, running = await asyncio.wait(tasks, timeout=LOOP_STOP_SECONDS) if tasks else ((), ())
+        if not running:
+            return
+        names = sorted(t.get_name() for t in running)
+        log.warning("loops still running after a cancel", extra={"loops": names, "try": attempt})
 
 
 class Cadence:
@@ -167,6 +189,12 @@ class Monitor:
             self.rt.metrics.revisions.labels(state=state).set(count)
 
     async def close(self) -> None:
-        if self.started:
-            await self.probe.stop()
-            await self.admin.close()
+        """Bounded, like every step of shutdown: its clients only read lag."""
+        if not self.started:
+            return
+        try:
+            async with asyncio.timeout(LOOP_STOP_SECONDS):
+                await self.probe.stop()
+                await self.admin.close()
+        except TimeoutError:
+            self.rt.log.warning("the monitor's Kafka clients did not close in time")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ async def test_sigterm_mid_stream_drains_commits_and_loses_nothing(
     service.signal(15)  # SIGTERM, with a backlog still to decide
     backlog = COUNT - len(bus.matching("packet-lifecycle", lambda e: e["id"] in pending))
     assert service.proc is not None
-    code = await asyncio.to_thread(service.proc.wait, GRACE_SECONDS + 10)
+    code = await asyncio.to_thread(_wait_or_kill, service, GRACE_SECONDS + 10)
     took = loop.time() - asked
     assert backlog > COUNT // 3, f"only {backlog} left at the SIGTERM: not mid-stream"
     assert (code, took < GRACE_SECONDS + 5) == (0, True), f"exit {code} after {took:.1f}s"
@@ -76,6 +77,19 @@ async def test_sigterm_mid_stream_drains_commits_and_loses_nothing(
     decided = first.get("applied", 0) + second.get("applied", 0)
     assert decided == COUNT  # each revision created exactly once, across both instances
     assert len(bus.matching("packet-lifecycle", lambda e: e["id"] in pending)) >= COUNT
+
+
+def _wait_or_kill(service: ServiceProcess, within: float) -> int:
+    """The exit code, or a failure quoting the log's last lines: what it was still doing."""
+    assert service.proc is not None
+    try:
+        return service.proc.wait(within)
+    except subprocess.TimeoutExpired:
+        service.proc.kill()
+        service.proc.wait()
+        tail = "\n".join(service.log_path.read_text().splitlines()[-40:])
+        said = f"still running {within}s after SIGTERM; its log ends:\n{tail}"
+        raise AssertionError(said) from None
 
 
 async def _send(bus: Bus, batch: list[dict[str, object]]) -> None:
