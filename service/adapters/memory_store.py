@@ -69,8 +69,8 @@ class MemoryStore:
                 raise SeqTaken(fact.id)
             self.facts[fact.id] = replace(fact, published=False)
 
-    async def mark_published(self, fact_ids: Sequence[str]) -> None:
-        for fid in fact_ids:
+    async def mark_published(self, facts: Sequence[Fact]) -> None:
+        for fid in (f.id for f in facts):
             if fid in self.facts:
                 self.facts[fid] = replace(self.facts[fid], published=True)
 
@@ -83,8 +83,10 @@ class MemoryStore:
     async def count_unpublished(self) -> int:
         return sum(1 for f in self.facts.values() if not f.published and f.outbox)
 
-    async def save_projections(self, rows: Iterable[Projection]) -> None:
-        for row in rows:
+    async def save_projections(
+        self, rows: Iterable[Projection], moves: Mapping[str, int] | None = None
+    ) -> None:
+        for row in rows:  # counts come from the rows themselves here: `moves` is not needed
             self.projections[row.id] = row
 
     async def due_times(self, until: datetime) -> dict[str, datetime]:
@@ -110,6 +112,9 @@ class MemoryStore:
             if p.state:
                 counts[p.state] = counts.get(p.state, 0) + 1
         return counts
+
+    async def rebuild_counts(self, counted: Mapping[str, int]) -> None:
+        """Nothing kept to replace: the counts here are the projections'."""
 
     async def record_evidence(
         self, kind: str, ref: str, version: EvidenceVersion, now: datetime

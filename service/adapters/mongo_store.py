@@ -33,11 +33,12 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING, DeleteOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure
 
+from service.adapters.mongo_counts import Counts
 from service.adapters.mongo_docs import (
     DUPLICATE_KEY,
     NAMESPACE_EXISTS,
@@ -57,9 +58,9 @@ from service.adapters.mongo_docs import (
     to_doc,
     upserting,
 )
+from service.adapters.mongo_index import Index, minute
 from service.adapters.mongo_registry import Registry
 from service.adapters.store import (
-    LIVE_STATES,
     EvidenceRecord,
     Log,
     Projection,
@@ -95,6 +96,8 @@ class MongoStore:
         self.evidence = db["evidence"]
         self.registry = db["revision_numbers"]
         self.numbers = Registry(self.registry)
+        self.index = Index(db["lists"], self.revisions)
+        self.counts = Counts(self.index.lists, self.revisions)
 
     async def ensure_indexes(self) -> None:
         """Collections and indexes, made at start: FerretDB takes a lock over its whole
@@ -104,13 +107,16 @@ class MongoStore:
         db = self.facts.database
         existing = set(await db.list_collection_names())
         colls = (self.facts, self.packets, self.outbox, self.revisions, self.evidence)
-        for coll in (*colls, self.registry):
+        for coll in (*colls, self.registry, self.index.coll):
             if coll.name not in existing:
                 await _create_collection(db, coll.name)
         await self.facts.create_index([("packet_id", ASCENDING), ("revision", ASCENDING)])
         await self.revisions.create_index([("next_due", ASCENDING)])
         await self.revisions.create_index([("evidence", ASCENDING)])
         await self.revisions.create_index([("lane_id", ASCENDING)])
+        now = datetime.now(UTC)
+        await self.index.start(now)
+        await self.counts.start(minute(now))
 
     async def ping(self) -> None:
         await self.facts.database.command("ping")
@@ -219,13 +225,18 @@ class MongoStore:
 
     async def _forget(self, lost: Sequence[Fact]) -> None:
         """Outbox entries of facts that never entered the log (the relay would drop them)."""
-        ids = [outbox_id(f) for f in lost if f.outbox]
-        if ids:
-            await self.outbox.delete_many({"_id": {"$in": ids}})
+        await self._delete_by_id(self.outbox, [outbox_id(f) for f in lost if f.outbox])
 
-    async def mark_published(self, fact_ids: Sequence[str]) -> None:
-        if fact_ids:
-            await self.outbox.delete_many({"fact": {"$in": list(fact_ids)}})
+    async def mark_published(self, facts: Sequence[Fact]) -> None:
+        await self._delete_by_id(self.outbox, [outbox_id(f) for f in facts if f.outbox])
+
+    async def _delete_by_id(self, coll: AsyncCollection[Doc], ids: Sequence[str]) -> None:
+        """One `{_id: ...}` statement per document, in small commands (see UPDATE_CHUNK): an
+        `$in` filter would scan the collection on FerretDB."""
+        for start in range(0, len(ids), UPDATE_CHUNK):
+            ops = [DeleteOne({"_id": i}) for i in ids[start : start + UPDATE_CHUNK]]
+            async with self.updating:
+                await coll.bulk_write(ops, ordered=False)
 
     async def unpublished(self, limit: int, before: datetime | None = None) -> list[Fact]:
         """Facts whose entries are still there, oldest first. An entry whose fact holds
@@ -246,36 +257,37 @@ class MongoStore:
                 dropped.append(entry["_id"])
             else:
                 waiting.append(replace(from_doc(doc), published=False))
-        if dropped:
-            await self.outbox.delete_many({"_id": {"$in": dropped}})
+        await self._delete_by_id(self.outbox, dropped)
         return waiting
 
     async def count_unpublished(self) -> int:
         return await self.outbox.count_documents({})
 
-    async def save_projections(self, rows: Iterable[Projection]) -> None:
+    async def save_projections(
+        self, rows: Iterable[Projection], moves: Mapping[str, int] | None = None
+    ) -> None:
+        """The rows by _id, then their list entries and the moves in one insert command
+        (service/adapters/mongo_index.py): a reader finds a listed revision's row."""
+        rows = list(rows)
         await self._replace_all(self.revisions, [projection_doc(row) for row in rows])
+        now = datetime.now(UTC)
+        extra = [(f"moves:{minute(now)}", {"moves": dict(moves)})] if moves else []
+        await self.index.note(rows, now, extra)
 
     async def due_times(self, until: datetime) -> dict[str, datetime]:
-        due: dict[str, datetime] = {}
-        query = {"next_due": {"$lte": until}}
-        async for d in self.revisions.find(query, {"packet_id": 1, "next_due": 1}):
-            at = parse_time(d["next_due"])  # aware: clients are made with tz_aware=True
-            due[d["packet_id"]] = min(at, due.get(d["packet_id"], at))
-        return due
+        return await self.index.due_times(until, datetime.now(UTC))
 
     async def packets_citing(self, kind: str, ref: str) -> list[str]:
-        query = {"evidence": f"{kind}:{ref}", "state": {"$in": list(LIVE_STATES)}}
-        return sorted({d["packet_id"] async for d in self.revisions.find(query, {"packet_id": 1})})
+        return await self.index.live_packets(f"cites:{kind}:{ref}")
 
     async def packets_in_lane(self, lane_id: str) -> list[str]:
-        query = {"lane_id": lane_id, "state": {"$in": list(LIVE_STATES)}}
-        return sorted({d["packet_id"] async for d in self.revisions.find(query, {"packet_id": 1})})
+        return await self.index.live_packets(f"lane:{lane_id}")
 
     async def state_counts(self) -> dict[str, int]:
-        pipeline: list[Doc] = [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
-        cursor = await self.revisions.aggregate(pipeline)
-        return {d["_id"]: int(d["n"]) async for d in cursor if d["_id"]}
+        return await self.counts.current(minute(datetime.now(UTC)))
+
+    async def rebuild_counts(self, counted: Mapping[str, int]) -> None:
+        await self.counts.rebuild(counted, minute(datetime.now(UTC)))
 
     async def record_evidence(
         self, kind: str, ref: str, version: EvidenceVersion, now: datetime

@@ -41,7 +41,7 @@ class KafkaOutbox:
         self.store = store
         self.settings = settings
         self.attestor = attestor
-        self.marks: list[str] = []  # ids of facts published, their entries not yet deleted
+        self.marks: list[Fact] = []  # facts published, their outbox entries not yet deleted
 
     async def send(self, topic: str, key: str, event: Mapping[str, Any]) -> asyncio.Future[Any]:
         """Queue one event on the producer; the future resolves when the broker has it."""
@@ -64,7 +64,7 @@ class KafkaOutbox:
             for o in f.outbox
         ]
         await asyncio.gather(*futures)
-        self.marks.extend(f.id for f in waiting)
+        self.marks.extend(waiting)
 
     async def flush_marks(self) -> None:
         """Delete the entries of every fact published since the last flush, in one command."""

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from service.domain.commands import EvidenceVersion
-from service.domain.facts import Fact
+from service.domain.facts import TRANSITION_KINDS, Fact
 from service.domain.revision import Revision
 
 LIVE_STATES = ("pending", "approved", "released")
@@ -91,6 +91,17 @@ class Projection:
         )
 
 
+def moves_of(facts: Iterable[Fact]) -> dict[str, int]:
+    """{state: net change in revisions} of the transitions among these appended facts."""
+    net: dict[str, int] = {}
+    for fact in facts:
+        if fact.kind in TRANSITION_KINDS and fact.to_state:
+            net[fact.to_state] = net.get(fact.to_state, 0) + 1
+            if fact.from_state:
+                net[fact.from_state] = net.get(fact.from_state, 0) - 1
+    return {state: n for state, n in sorted(net.items()) if n}
+
+
 @dataclass(frozen=True)
 class EvidenceRecord:
     latest: EvidenceVersion
@@ -132,7 +143,9 @@ class FactStore(Protocol):
         is read at once (for callers that decided on nothing they loaded)."""
         ...
 
-    async def mark_published(self, fact_ids: Sequence[str]) -> None: ...
+    async def mark_published(self, facts: Sequence[Fact]) -> None:
+        """These facts' events are on Kafka: their outbox entries go."""
+        ...
 
     async def unpublished(self, limit: int, before: datetime | None = None) -> list[Fact]:
         """Facts whose events may not be on Kafka yet, oldest first; with `before`, only
@@ -141,10 +154,17 @@ class FactStore(Protocol):
 
     async def count_unpublished(self) -> int: ...
 
-    async def save_projections(self, rows: Iterable[Projection]) -> None: ...
+    async def save_projections(
+        self, rows: Iterable[Projection], moves: Mapping[str, int] | None = None
+    ) -> None:
+        """The rows of the revisions a batch touched, and what its facts moved between
+        states (`moves_of`), for `state_counts`."""
+        ...
 
     async def due_times(self, until: datetime) -> dict[str, datetime]:
-        """Packets with a revision due by `until`, with their earliest due time (a scan)."""
+        """Packets with a revision due by `until`, with their earliest due time. A time may
+        have moved since (the packet's tick then changes nothing); a store may name a due
+        time only once, to one call: the caller keeps what it was told."""
         ...
 
     async def packets_citing(self, kind: str, ref: str) -> list[str]: ...
@@ -152,6 +172,10 @@ class FactStore(Protocol):
     async def packets_in_lane(self, lane_id: str) -> list[str]: ...
 
     async def state_counts(self) -> dict[str, int]: ...
+
+    async def rebuild_counts(self, counted: Mapping[str, int]) -> None:
+        """Replace the kept revision totals with these, counted from the log."""
+        ...
 
     async def record_evidence(
         self, kind: str, ref: str, version: EvidenceVersion, now: datetime

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -54,9 +55,12 @@ def audit_verify(
 
 
 def rebuild_projections() -> None:
-    """Rebuild the per-revision projections (state, due time) from the fact logs."""
-    count = asyncio.run(_rebuild(settings_from_env()))
-    typer.echo(f"rebuilt {count} revision projections")
+    """Rebuild the per-revision projections (state, due time), the lists the scheduler and
+    fan-outs read, and the revision totals per state, from the fact logs. Run it while the
+    service is stopped: a running instance keeps the totals it had (docs/operations.md)."""
+    count, states = asyncio.run(_rebuild(settings_from_env()))
+    shown = ", ".join(f"{state} {n}" for state, n in sorted(states.items())) or "none"
+    typer.echo(f"rebuilt {count} revision projections; revisions by state: {shown}")
 
 
 def demo() -> None:
@@ -102,11 +106,14 @@ async def _verify(settings: Settings) -> tuple[str | None, int, int]:
     return None, revisions, facts_seen
 
 
-async def _rebuild(settings: Settings) -> int:
+async def _rebuild(settings: Settings) -> tuple[int, dict[str, int]]:
     count = 0
+    states: Counter[str] = Counter()
     async with open_store(settings) as store:
         for packet_id in await store.packet_ids():
             packet = fold_packet(packet_id, await store.load_packet(packet_id))
             await store.save_projections(Projection.of(r) for r in packet.values())
+            states.update(r.state.value for r in packet.values() if r.state)
             count += len(packet)
-    return count
+        await store.rebuild_counts(dict(states))
+    return count, dict(states)

@@ -88,8 +88,9 @@ def scan_cadence(rt: GateContext) -> Cadence:
 class Scheduler:
     """Drives every packet whose due time has come; several instances may race safely.
 
-    Due times come from the gate as it writes (service.gate.due) and from a scan of the
-    projections at start and every `scan_interval_seconds` (what other instances wrote)."""
+    Due times come from the gate as it writes (service.gate.due) and from the store's due
+    lists, read at start and every `scan_interval_seconds` (what other instances wrote;
+    service/adapters/mongo_index.py), by `_id`, whatever the number of stored revisions."""
 
     def __init__(self, rt: GateContext, due: DueTimes) -> None:
         self.rt = rt
@@ -104,8 +105,13 @@ class Scheduler:
             self.due.merge(await rt.store.due_times(now + self.due.horizon))
 
         await self.scan.run(now, refresh)
-        for packet_id in self.due.take(now, limit=500):
-            decision = await rt.gate.decide_one(packet_id, Tick())
+        taken = self.due.take(now, limit=500)
+        for done, packet_id in enumerate(taken):
+            try:
+                decision = await rt.gate.decide_one(packet_id, Tick())
+            except BaseException:  # the store names a due time once: keep what is left
+                self.due.merge({p: now for p in taken[done:]})
+                raise
             for fact in decision.facts:
                 if fact.reason:
                     rt.metrics.scheduler_transitions.labels(reason=fact.reason).inc()

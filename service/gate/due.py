@@ -1,10 +1,11 @@
 """Which packets the scheduler drives next, without scanning the projections every second.
 
-The gate notes each packet's earliest due time as it writes the packet's projections; a
-scan of the projections (every `scan_interval_seconds`, and at start) adds what other
-instances wrote and what was due before this one started. Only times within the horizon
-are kept, so memory stays small however many packets are stored. A packet taken and then
-failing is found again by the next scan; a stale time costs one tick that changes nothing.
+The gate notes each packet's earliest due time as it writes the packet's projections; the
+store's due lists (read every `scan_interval_seconds`, and at start) add what other
+instances wrote and what was due before this one started (service/adapters/mongo_index.py).
+Only times within the horizon are kept, so memory stays small however many packets are
+stored. A packet taken and then failing is put back by the scheduler; a stale time costs
+one tick that changes nothing.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 
 from service.adapters.errors import AppendRaceLost
-from service.adapters.store import FactStore, Log, Projection, SeqTaken
+from service.adapters.store import FactStore, Log, Projection, SeqTaken, moves_of
 from service.domain.commands import DEFAULT_PARKING, Command, Parking
 from service.domain.decide import Decision, Evidence, decide
 from service.domain.facts import Fact
@@ -151,11 +151,12 @@ class Gate:
         touched = {f.packet_id for f in ours}
         changed = [pid for pid in ready if pid in touched]
         rows = [Projection.of(rev) for pid in changed for rev in ready[pid].values()]
-        if rows:  # projections and snapshots derive from the log alone: new facts only
+        moves = moves_of(ours)  # of every fact appended, those of packets to re-decide too
+        if rows or moves:  # projections and snapshots derive from the log alone: new facts
             # Snapshots follow off this path (service/gate/snapshots.py); projections go
             # first: the fan-outs of other consumers find a revision by them.
             self.snapshots.note({pid: logs[pid] for pid in changed})
-            await self.store.save_projections(rows)
+            await self.store.save_projections(rows, moves)
         if self.due is not None:
             now = self.clock()
             for pid, packet in ready.items():

@@ -16,6 +16,8 @@ from tests.e2e.steps import (
     packet_view,
     ready,
     released,
+    sample,
+    settled,
     transitions,
 )
 from tests.support.builders import approval, forward, new_id, now, packet
@@ -159,6 +161,22 @@ async def test_a_graceful_stop_and_start_loses_nothing(bus: Bus, service: Servic
     assert [f["kind"] for f in rev["facts"]] == ["created", "approved", "released"]
     result = service.cli("audit", "verify")
     assert result.returncode == 0, result.stderr
+
+
+async def test_rebuild_projections_recounts_the_states_that_the_gauge_then_shows(
+    bus: Bus, service: ServiceProcess
+) -> None:
+    pkt = packet(new_id("RP"), 1)
+    await ready(bus, pkt)
+    await released(bus, pkt)
+    await service.stop()
+    result = service.cli("rebuild-projections")
+    await service.start()
+    assert result.returncode == 0, result.stderr
+    said = dict(re.findall(r"(\w+) (\d+)", result.stdout.split("by state: ", 1)[1]))
+    assert int(said["released"]) >= 1, result.stdout
+    expected = {sample("release_gate_revisions", state=s): float(n) for s, n in said.items()}
+    await settled(service, expected)
 
 
 async def test_every_output_event_of_this_module_matches_its_published_schema(bus: Bus) -> None:

@@ -14,7 +14,7 @@ from pymongo import AsyncMongoClient
 
 from service.adapters.memory_store import MemoryStore
 from service.adapters.mongo_store import MongoStore
-from service.adapters.store import FactStore, Projection, SeqTaken
+from service.adapters.store import FactStore, Projection, SeqTaken, moves_of
 from service.adapters.store import Log as StoreLog
 from service.domain.commands import ApprovalDecided, EvidenceVersion, PacketReady
 from service.domain.facts import Fact, verify_chain
@@ -93,7 +93,7 @@ async def test_facts_stay_unpublished_until_marked(store: FactStore) -> None:
     assert {f.id for f in waiting} == {f.id for f in facts if f.outbox}
     assert await store.count_unpublished() == len(waiting)
     assert not any(f.published for f in waiting)
-    await store.mark_published([f.id for f in waiting])
+    await store.mark_published(waiting)
     assert await store.unpublished(limit=100) == []
     assert await store.count_unpublished() == 0
 
@@ -112,7 +112,7 @@ async def test_projections_answer_due_citing_lane_and_state_queries(store: FactS
     facts = released_facts()
     await store.append(facts)
     packet = fold_packet("RP-1", facts)
-    await store.save_projections(Projection.of(r) for r in packet.values())
+    await store.save_projections((Projection.of(r) for r in packet.values()), moves_of(facts))
     due = packet[1].next_due()
     assert due is not None
     assert await store.due_times(due - timedelta(seconds=1)) == {}
@@ -201,7 +201,7 @@ async def test_a_stale_snapshot_cannot_hide_a_revision(store: FactStore) -> None
 async def test_a_lost_race_leaves_nothing_for_the_relay_to_send(store: FactStore) -> None:
     facts = released_facts()
     await store.append(facts)
-    await store.mark_published([f.id for f in facts])
+    await store.mark_published(facts)
     rival = [replace(f, cause_event_id="someone-else", hash=f.hash + "x") for f in facts]
     with pytest.raises(SeqTaken):
         await store.append(rival)

@@ -6,6 +6,7 @@ import pytest
 
 from service.adapters.attestation import Attestor
 from service.adapters.memory_store import MemoryStore
+from service.domain.facts import Fact
 from service.settings import Settings
 from tests.support.builders import gate_key
 from tests.unit.adapters.test_release_attestation import Recorded, released_facts
@@ -17,11 +18,11 @@ class CountingStore(MemoryStore):
         self.deletes: list[list[str]] = []
         self.fail = fail
 
-    async def mark_published(self, fact_ids: Sequence[str]) -> None:
+    async def mark_published(self, facts: Sequence[Fact]) -> None:
         if self.fail:
             raise ConnectionError("store away")
-        self.deletes.append(list(fact_ids))
-        await super().mark_published(fact_ids)
+        self.deletes.append([f.id for f in facts])
+        await super().mark_published(facts)
 
 
 def outbox(store: MemoryStore) -> Recorded:

@@ -29,7 +29,7 @@ class RecordingPublisher:
         for fact in facts:
             for out in fact.outbox:
                 self.sent.append((out.topic, out.key, envelope_of(out)))
-        await self.store.mark_published([f.id for f in facts])
+        await self.store.mark_published(facts)
 
     async def send(self, topic: str, key: str, event: Mapping[str, Any]) -> Any:
         self.sent.append((topic, key, event))

@@ -1,0 +1,138 @@
+"""The `_id`-addressed lists on the real store: dense under rival writers, readable past a
+gap, found where they end; and what is kept in them: due times, fan-outs, state counts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from service.adapters.mongo_index import minute
+from service.adapters.mongo_lists import DenseLists, position_id
+from service.adapters.mongo_store import MongoStore
+from service.adapters.store import Projection, moves_of
+from service.domain.revision import fold_packet
+from tests.integration.test_store_contract import fresh_mongo_store, released_facts
+
+
+@pytest.fixture
+async def mongo() -> AsyncIterator[MongoStore]:
+    async with fresh_mongo_store("mongo_lists") as store:
+        yield store
+
+
+def another_instance(store: MongoStore) -> MongoStore:
+    """A second instance on the same database, with nothing in memory."""
+    return MongoStore(store.facts.database)
+
+
+async def test_rival_writers_fill_one_list_densely_and_lose_no_entry(mongo: MongoStore) -> None:
+    writers = [DenseLists(mongo.index.coll) for _ in range(3)]
+    await asyncio.gather(
+        *(
+            w.append([("cites:x", {"packet": f"P{n}-{i}"}) for i in range(20)])
+            for n, w in enumerate(writers)
+        )
+    )
+    entries = await DenseLists(mongo.index.coll).read("cites:x")
+    assert [e["k"] for e in entries] == list(range(1, 61))
+    assert sorted(e["packet"] for e in entries) == sorted(
+        f"P{n}-{i}" for n in range(3) for i in range(20)
+    )
+
+
+async def test_a_writer_new_to_a_long_list_appends_at_its_end(mongo: MongoStore) -> None:
+    await DenseLists(mongo.index.coll).append([("lane:x", {"n": i}) for i in range(37)])
+    late = DenseLists(mongo.index.coll)
+    await late.append([("lane:x", {"n": 37})])
+    entries = await DenseLists(mongo.index.coll).read("lane:x")
+    assert [(e["k"], e["n"]) for e in entries] == [(k + 1, k) for k in range(38)]
+
+
+async def test_an_entry_behind_a_gap_is_still_read(mongo: MongoStore) -> None:
+    await mongo.index.coll.insert_many(
+        [{"_id": position_id("cites:g", k), "list": "cites:g", "k": k} for k in (1, 3)]
+    )  # a writer died between the inserts of #2 and #3
+    reader = DenseLists(mongo.index.coll)
+    assert [e["k"] for e in await reader.read("cites:g")] == [1, 3]
+    assert [e["k"] for e in await reader.read_new("cites:g")] == [3], "a hint may come again"
+
+
+async def test_read_new_gives_each_entry_of_a_dense_list_once(mongo: MongoStore) -> None:
+    writer, reader = DenseLists(mongo.index.coll), DenseLists(mongo.index.coll)
+    await writer.append([("due:1", {"n": 1}), ("due:1", {"n": 2})])
+    assert [e["n"] for e in await reader.read_new("due:1")] == [1, 2]
+    assert await reader.read_new("due:1") == []
+    await writer.append([("due:1", {"n": 3})])
+    assert [e["n"] for e in await reader.read_new("due:1")] == [3]
+
+
+def rows_of(packet_id: str) -> tuple[list[Projection], dict[str, int]]:
+    facts = released_facts(packet_id)
+    return [Projection.of(r) for r in fold_packet(packet_id, facts).values()], moves_of(facts)
+
+
+async def test_another_instance_finds_due_times_citing_and_lane_packets_it_never_wrote(
+    mongo: MongoStore,
+) -> None:
+    rows, moves = rows_of("RP-7")
+    await mongo.save_projections(rows, moves)
+    other = another_instance(mongo)
+    due = rows[0].next_due
+    assert due is not None
+    assert await other.due_times(due) == {"RP-7": due}
+    assert await other.due_times(due) == {}, "named once: the scheduler keeps it"
+    assert await other.packets_citing("incident-impact", "INC-1") == ["RP-7"]
+    assert await other.packets_in_lane("exec-customer-review") == ["RP-7"]
+
+
+async def test_a_revision_no_longer_live_is_not_named_by_a_fan_out(mongo: MongoStore) -> None:
+    rows, moves = rows_of("RP-8")
+    await mongo.save_projections(rows, moves)
+    [row] = rows
+    ended = Projection(row.packet_id, row.revision, "superseded", row.lane_id, row.evidence, None)
+    await mongo.save_projections([ended], {"released": -1, "superseded": 1})
+    assert await another_instance(mongo).packets_citing("incident-impact", "INC-1") == []
+    assert await mongo.state_counts() == {"superseded": 1}
+
+
+async def test_counts_from_two_writers_add_up_and_settle_into_stored_totals(
+    mongo: MongoStore,
+) -> None:
+    other = another_instance(mongo)
+    for store, pid in ((mongo, "RP-1"), (other, "RP-2"), (mongo, "RP-3")):
+        await store.save_projections(*rows_of(pid))
+    now = minute(datetime.now(UTC))
+    assert await another_instance(mongo).state_counts() == {"released": 3}
+    later = await another_instance(mongo).counts.current(now + 5)  # every minute settled
+    assert later == {"released": 3}
+    stored = await mongo.index.coll.find_one({"_id": f"counts@{now}"})
+    assert stored is not None and stored["counts"] == {"released": 3}
+
+
+async def test_a_rebuild_replaces_the_totals_with_a_count_of_the_log(mongo: MongoStore) -> None:
+    await mongo.save_projections(*rows_of("RP-1"))
+    await mongo.save_projections([], {"released": 5})  # moves a crash made wrong
+    now = minute(datetime.now(UTC))
+    await mongo.counts.rebuild({"released": 1}, now + 3)  # as if run three minutes later
+    assert await another_instance(mongo).counts.current(now + 3) == {"released": 1}
+
+
+async def test_a_store_written_before_the_lists_fills_them_once_at_start(
+    mongo: MongoStore,
+) -> None:
+    rows, _ = rows_of("RP-9")
+    due = datetime.now(UTC) + timedelta(seconds=30)
+    old = Projection(rows[0].packet_id, 1, "released", rows[0].lane_id, rows[0].evidence, due)
+    await mongo.revisions.insert_one(
+        {"_id": old.id, "packet_id": old.packet_id, "state": "released", "next_due": due}
+    )
+    await mongo.index.coll.delete_many({})  # no floor, no totals: an older version's store
+    upgraded = another_instance(mongo)
+    await upgraded.ensure_indexes()
+    assert await upgraded.due_times(due) == {
+        "RP-9": due.replace(microsecond=due.microsecond // 1000 * 1000)
+    }
+    assert await upgraded.state_counts() == {"released": 1}
