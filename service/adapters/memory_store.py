@@ -83,10 +83,13 @@ class MemoryStore:
     async def count_unpublished(self) -> int:
         return sum(1 for f in self.facts.values() if not f.published and f.outbox)
 
-    async def save_projections(
-        self, rows: Iterable[Projection], moves: Mapping[str, int] | None = None
+    async def note_written(
+        self, rows: Sequence[Projection], moves: Mapping[str, int] | None = None
     ) -> None:
-        for row in rows:  # counts come from the rows themselves here: `moves` is not needed
+        await self.save_projections(rows)  # here the rows answer every query, counts too
+
+    async def save_projections(self, rows: Iterable[Projection]) -> None:
+        for row in rows:
             self.projections[row.id] = row
 
     async def due_times(self, until: datetime) -> dict[str, datetime]:

@@ -92,14 +92,19 @@ class Index:
         return due
 
     async def live_packets(self, name: str) -> list[str]:
-        """The packets of the list's revisions that are live now (by their projections)."""
+        """The packets of the list's revisions that are live now, by their projections; one
+        not written yet (they follow off the batch's path) counts as live: the packet is
+        then loaded and decided, and a decision on a revision that ended changes nothing."""
         entries = await self.lists.read(name)
-        rows = sorted({str(e["row"]) for e in entries})
+        packet_of = {str(e["row"]): str(e["packet"]) for e in entries}
+        rows = sorted(packet_of)
         live: set[str] = set()
         for start in range(0, len(rows), LOOKUPS):
             chunk = rows[start : start + LOOKUPS]
             docs = await asyncio.gather(*(self.revisions.find_one({"_id": r}) for r in chunk))
-            live.update(d["packet_id"] for d in docs if d and d.get("state") in LIVE_STATES)
+            for row, doc in zip(chunk, docs, strict=True):
+                if doc is None or doc.get("state") in LIVE_STATES:
+                    live.add(packet_of[row])
         return sorted(live)
 
     async def start(self, now: datetime) -> None:

@@ -263,13 +263,14 @@ class MongoStore:
     async def count_unpublished(self) -> int:
         return await self.outbox.count_documents({})
 
-    async def save_projections(
-        self, rows: Iterable[Projection], moves: Mapping[str, int] | None = None
-    ) -> None:
-        """The rows by _id, then their list entries and the moves in one insert command
-        (service/adapters/mongo_index.py): a reader finds a listed revision's row."""
-        rows = list(rows)
+    async def save_projections(self, rows: Iterable[Projection]) -> None:
         await self._replace_all(self.revisions, [projection_doc(row) for row in rows])
+
+    async def note_written(
+        self, rows: Sequence[Projection], moves: Mapping[str, int] | None = None
+    ) -> None:
+        """The lists' entries of these rows and the moves, in one insert command
+        (service/adapters/mongo_index.py); the rows themselves follow off the path."""
         now = datetime.now(UTC)
         extra = [(f"moves:{minute(now)}", {"moves": dict(moves)})] if moves else []
         await self.index.note(rows, now, extra)

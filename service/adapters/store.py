@@ -154,11 +154,16 @@ class FactStore(Protocol):
 
     async def count_unpublished(self) -> int: ...
 
-    async def save_projections(
-        self, rows: Iterable[Projection], moves: Mapping[str, int] | None = None
+    async def save_projections(self, rows: Iterable[Projection]) -> None:
+        """The rows of revisions written (off the batch's path: gate.snapshots)."""
+        ...
+
+    async def note_written(
+        self, rows: Sequence[Projection], moves: Mapping[str, int] | None = None
     ) -> None:
-        """The rows of the revisions a batch touched, and what its facts moved between
-        states (`moves_of`), for `state_counts`."""
+        """On the batch's path, before its events go: what `due_times`, `packets_citing`,
+        `packets_in_lane` and `state_counts` must know of these rows at once, and what the
+        batch's facts moved between states (`moves_of`)."""
         ...
 
     async def due_times(self, until: datetime) -> dict[str, datetime]:

@@ -112,7 +112,9 @@ async def _rebuild(settings: Settings) -> tuple[int, dict[str, int]]:
     async with open_store(settings) as store:
         for packet_id in await store.packet_ids():
             packet = fold_packet(packet_id, await store.load_packet(packet_id))
-            await store.save_projections(Projection.of(r) for r in packet.values())
+            rows = [Projection.of(r) for r in packet.values()]
+            await store.save_projections(rows)
+            await store.note_written(rows)
             states.update(r.state.value for r in packet.values() if r.state)
             count += len(packet)
         await store.rebuild_counts(dict(states))

@@ -153,10 +153,10 @@ class Gate:
         rows = [Projection.of(rev) for pid in changed for rev in ready[pid].values()]
         moves = moves_of(ours)  # of every fact appended, those of packets to re-decide too
         if rows or moves:  # projections and snapshots derive from the log alone: new facts
-            # Snapshots follow off this path (service/gate/snapshots.py); projections go
-            # first: the fan-outs of other consumers find a revision by them.
-            self.snapshots.note({pid: logs[pid] for pid in changed})
-            await self.store.save_projections(rows, moves)
+            # Snapshots and rows follow off this path (service/gate/snapshots.py); the lists
+            # go first: the fan-outs and schedulers of other instances find a revision by them.
+            self.snapshots.note({pid: logs[pid] for pid in changed}, rows)
+            await self.store.note_written(rows, moves)
         if self.due is not None:
             now = self.clock()
             for pid, packet in ready.items():

@@ -78,7 +78,7 @@ async def test_another_instance_finds_due_times_citing_and_lane_packets_it_never
     mongo: MongoStore,
 ) -> None:
     rows, moves = rows_of("RP-7")
-    await mongo.save_projections(rows, moves)
+    await mongo.note_written(rows, moves)  # its rows are not written yet: they follow
     other = another_instance(mongo)
     due = rows[0].next_due
     assert due is not None
@@ -90,10 +90,13 @@ async def test_another_instance_finds_due_times_citing_and_lane_packets_it_never
 
 async def test_a_revision_no_longer_live_is_not_named_by_a_fan_out(mongo: MongoStore) -> None:
     rows, moves = rows_of("RP-8")
-    await mongo.save_projections(rows, moves)
+    await mongo.note_written(rows, moves)
     [row] = rows
     ended = Projection(row.packet_id, row.revision, "superseded", row.lane_id, row.evidence, None)
-    await mongo.save_projections([ended], {"released": -1, "superseded": 1})
+    await mongo.note_written([ended], {"released": -1, "superseded": 1})
+    other = another_instance(mongo)
+    assert await other.packets_citing("incident-impact", "INC-1") == ["RP-8"], "no row: live"
+    await mongo.save_projections([ended])  # the row follows off the path
     assert await another_instance(mongo).packets_citing("incident-impact", "INC-1") == []
     assert await mongo.state_counts() == {"superseded": 1}
 
@@ -103,7 +106,7 @@ async def test_counts_from_two_writers_add_up_and_settle_into_stored_totals(
 ) -> None:
     other = another_instance(mongo)
     for store, pid in ((mongo, "RP-1"), (other, "RP-2"), (mongo, "RP-3")):
-        await store.save_projections(*rows_of(pid))
+        await store.note_written(*rows_of(pid))
     now = minute(datetime.now(UTC))
     assert await another_instance(mongo).state_counts() == {"released": 3}
     later = await another_instance(mongo).counts.current(now + 5)  # every minute settled
@@ -113,8 +116,8 @@ async def test_counts_from_two_writers_add_up_and_settle_into_stored_totals(
 
 
 async def test_a_rebuild_replaces_the_totals_with_a_count_of_the_log(mongo: MongoStore) -> None:
-    await mongo.save_projections(*rows_of("RP-1"))
-    await mongo.save_projections([], {"released": 5})  # moves a crash made wrong
+    await mongo.note_written(*rows_of("RP-1"))
+    await mongo.note_written([], {"released": 5})  # moves a crash made wrong
     now = minute(datetime.now(UTC))
     await mongo.counts.rebuild({"released": 1}, now + 3)  # as if run three minutes later
     assert await another_instance(mongo).counts.current(now + 3) == {"released": 1}

@@ -112,7 +112,9 @@ async def test_projections_answer_due_citing_lane_and_state_queries(store: FactS
     facts = released_facts()
     await store.append(facts)
     packet = fold_packet("RP-1", facts)
-    await store.save_projections((Projection.of(r) for r in packet.values()), moves_of(facts))
+    rows = [Projection.of(r) for r in packet.values()]
+    await store.note_written(rows, moves_of(facts))
+    await store.save_projections(rows)
     due = packet[1].next_due()
     assert due is not None
     assert await store.due_times(due - timedelta(seconds=1)) == {}

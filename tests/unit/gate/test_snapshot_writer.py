@@ -1,12 +1,13 @@
 """Snapshots leave the batch's path: remembered at once, written by the next flush, the
 latest log of each packet in one command, kept for the next flush if the store is away."""
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pytest
 
 from service.adapters.memory_store import MemoryStore
-from service.adapters.store import Log
+from service.adapters.store import Log, Projection
+from service.domain.revision import fold_packet
 from service.gate.snapshots import SnapshotWriter
 from tests.unit.adapters.test_release_attestation import released_facts
 
@@ -25,6 +26,11 @@ class Recording(MemoryStore):
         if self.away:
             raise ConnectionError("store away")
         self.saved.append({p: len(log) for p, log in logs.items()})
+
+    async def save_projections(self, rows: Iterable[Projection]) -> None:
+        if self.away:
+            raise ConnectionError("store away")
+        await super().save_projections(rows)
 
 
 def logs(packet: str, n: int) -> dict[str, Log]:
@@ -54,3 +60,29 @@ async def test_a_flush_the_store_refused_is_tried_again_with_any_newer_log_winni
     store.away = False
     await writer.flush()
     assert store.saved == [{"RP-1": 3}]
+
+
+async def test_rows_follow_the_snapshots_the_latest_of_each_revision_once() -> None:
+    store = MemoryStore()
+    writer = SnapshotWriter(store)
+    facts = released_facts()
+    pending, released = (Projection.of(fold_packet("RP-1", facts[:n])[1]) for n in (1, len(facts)))
+    writer.note(logs("RP-1", 1), [pending])
+    writer.note(logs("RP-1", len(facts)), [released])
+    assert store.projections == {}, "nothing written before the flush"
+    await writer.flush()
+    assert store.projections == {released.id: released}
+    assert writer.rows == {}
+
+
+async def test_rows_the_store_refused_are_kept_and_a_newer_one_wins() -> None:
+    store = Recording()
+    writer = SnapshotWriter(store)
+    facts = released_facts()
+    older, newer = (Projection.of(fold_packet("RP-1", facts[:n])[1]) for n in (1, 2))
+    writer.note({}, [older])
+    store.away = True
+    with pytest.raises(ConnectionError):
+        await writer.flush()
+    writer.note({}, [newer])
+    assert writer.rows == {newer.id: newer}
