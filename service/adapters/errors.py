@@ -12,6 +12,10 @@ class AppendRaceLost(RuntimeError):
     """Every retry lost the race for the next seq: let the message be redelivered."""
 
 
+class ListsContended(RuntimeError):
+    """A list append kept finding its positions taken (service/adapters/mongo_lists.py)."""
+
+
 STORE_ERRORS: tuple[type[BaseException], ...] = (
     ConnectionFailure,  # includes AutoReconnect, NetworkTimeout, ServerSelectionTimeoutError
     ExecutionTimeout,
@@ -22,6 +26,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     *STORE_ERRORS,
     *KAFKA_ERRORS,
     AppendRaceLost,
+    ListsContended,
     ConnectionError,
 )
 
@@ -35,4 +40,4 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def dependency_of(exc: BaseException) -> str:
-    return "store" if isinstance(exc, (*STORE_ERRORS, AppendRaceLost)) else "kafka"
+    return "store" if isinstance(exc, (*STORE_ERRORS, AppendRaceLost, ListsContended)) else "kafka"

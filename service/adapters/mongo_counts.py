@@ -8,7 +8,7 @@ would compute the same, so the insert that loses changes nothing). The gauge is 
 settled totals plus the moves of the minutes since. `counts-latest` says where to start.
 
 A store without totals starts from the projections, counted once. A crash between a batch's
-facts and its list entries loses its moves: `python -m service counts rebuild`, run while
+facts and its list entries loses its moves: `python -m service rebuild-projections`, run while
 the service is stopped, recomputes the totals from the log (docs/operations.md).
 """
 
@@ -62,8 +62,7 @@ class Counts:
                 continue
             moved = await self._moves(m)
             if moved:  # a minute without moves needs no document: the next reader adds nothing
-                totals = _add(totals, moved)
-                await insert_new(self.coll, [{"_id": totals_id(m), "minute": m, "counts": totals}])
+                totals = await self._store_totals(m, _add(totals, moved))
         await self._point_at(m, totals)
         self.base = (m, totals)
         return m, totals
@@ -79,10 +78,13 @@ class Counts:
         if latest is not None:
             return int(latest["minute"]), dict(latest["counts"])
         counted = await self._count_projections()  # once per store (see the module doc)
-        doc = {"_id": totals_id(settled), "minute": settled, "counts": counted}
-        await insert_new(self.coll, [doc])
-        stored = await self.coll.find_one({"_id": doc["_id"]})  # a rival's, if it came first
-        return settled, dict(stored["counts"]) if stored else counted
+        return settled, await self._store_totals(settled, counted)
+
+    async def _store_totals(self, m: int, totals: dict[str, int]) -> dict[str, int]:
+        """Store a minute's totals unless an instance did first; the stored ones win."""
+        await insert_new(self.coll, [{"_id": totals_id(m), "minute": m, "counts": totals}])
+        stored = await self.coll.find_one({"_id": totals_id(m)})
+        return totals if stored is None else dict(stored["counts"])
 
     async def _count_projections(self) -> dict[str, int]:
         pipeline: list[Doc] = [{"$group": {"_id": "$state", "n": {"$sum": 1}}}]
@@ -96,7 +98,7 @@ class Counts:
         await upserting(lambda: self.coll.replace_one({"_id": LATEST_ID}, doc, upsert=True))
 
     async def rebuild(self, counted: Mapping[str, int], now_minute: int) -> None:
-        """Totals from a count of the log (`counts rebuild`): stored as the settled minute's,
+        """Totals from a count of the log (`rebuild-projections`): stored as the settled minute's,
         less the moves listed since, which the count already holds."""
         settled = now_minute - SETTLE
         since: Counter[str] = Counter()

@@ -45,9 +45,9 @@ def minute(at: datetime) -> int:
 
 
 class Index:
-    def __init__(self, lists: AsyncCollection[Doc], revisions: AsyncCollection[Doc]) -> None:
-        self.coll = lists
-        self.lists = DenseLists(lists)
+    def __init__(self, coll: AsyncCollection[Doc], revisions: AsyncCollection[Doc]) -> None:
+        self.coll = coll
+        self.lists = DenseLists(coll)
         self.revisions = revisions
         self.floor: int | None = None
         self.persisted: int | None = None
@@ -69,10 +69,10 @@ class Index:
                 names = [f"cites:{e}" for e in row.evidence]
                 names += [f"lane:{row.lane_id}"] if row.lane_id else []
                 items += [(n, {"packet": row.packet_id, "row": row.id}) for n in names]
-            self.noted[row.id] = (row.next_due, True)
+        await self.lists.append(items)
         if len(self.noted) > 50_000:
             self.noted.clear()  # only saves repeated entries, which readers tolerate
-        await self.lists.append(items)
+        self.noted.update((row.id, (row.next_due, True)) for row in rows)
 
     async def due_times(self, until: datetime, now: datetime) -> dict[str, datetime]:
         """Packets with an entry due by `until`, read from the floor to the later of `until`
@@ -80,15 +80,21 @@ class Index:
         floor = await self._floor(now)
         last = max(minute(until), minute(now))
         names = [f"due:{m}" for m in range(floor, last + 1)]
-        found = await asyncio.gather(*(self.lists.read_new(n) for n in names))
-        for entry in (e for entries in found for e in entries):
-            self.later.append((_aware(entry["due"]), str(entry["packet"])))
+        found = await asyncio.gather(
+            *(self.lists.read_new(n) for n in names), return_exceptions=True
+        )
+        for entries in found:  # what was read is kept, whatever else failed
+            if not isinstance(entries, BaseException):
+                self.later += [(_aware(e["due"]), str(e["packet"])) for e in entries]
+        failed = [e for e in found if isinstance(e, BaseException)]
+        if failed:
+            raise failed[0]
+        await self._advance(minute(now) - READ_BEHIND)
         due: dict[str, datetime] = {}
         for at, packet in self.later:
             if at <= until:
                 due[packet] = min(at, due.get(packet, at))
         self.later = [(at, p) for at, p in self.later if at > until]  # read, not yet due
-        await self._advance(minute(now) - READ_BEHIND)
         return due
 
     async def live_packets(self, name: str) -> list[str]:
@@ -135,7 +141,7 @@ class Index:
 
     async def _advance(self, floor: int) -> None:
         """Move the floor up; persist it, PERSIST_BEHIND minutes behind, once a minute."""
-        self.floor = max(floor, self.floor or floor)
+        self.floor = floor if self.floor is None else max(floor, self.floor)
         keep = self.floor - PERSIST_BEHIND
         if self.persisted is not None and keep <= self.persisted:
             return

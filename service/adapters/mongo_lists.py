@@ -4,10 +4,12 @@ FerretDB's SQLite backend pushes down only a filter `{_id: <string>}` and scans 
 any other (service/adapters/mongo_store.py). A list is therefore a run of documents
 `<name>#1`, `<name>#2`, ...: an append claims the next positions by unique inserts (a rival
 that took one first makes the entry move up), a read follows the positions by `_id` until
-one is missing. Positions are dense, because a writer starts where the list ends (found by
-doubling, then halving: O(log n) reads once per list) and moves up only past positions it
-saw taken. A read also probes a few positions past the first missing one, so an entry
-behind a gap (a writer that died between two inserts of one command) is not lost.
+one is missing. Positions are dense: a writer starts where it last saw the list end (at 1 for
+a list it never saw), a position it finds taken sends it searching forward from there (by
+doubling, then halving: O(log n) reads), and a command that failed leaves its positions to
+the retry.
+A read also probes two positions past the first missing one, for an entry behind a gap that
+something unforeseen left.
 
 Entries are hints for their readers (service/adapters/mongo_index.py): each names a packet
 that is then loaded and decided, so an entry read twice costs a decision that changes
@@ -24,16 +26,13 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from service.adapters.errors import ListsContended
 from service.adapters.mongo_docs import DUPLICATE_KEY
 
 Doc = dict[str, Any]
 PROBE_AHEAD = 3  # positions read together: the next one and two past it
 ROUNDS = 20  # appends moved up this often in one call give up (a transient store error)
 CACHED_LISTS = 2_000
-
-
-class ListsContended(Exception):
-    """An append kept finding its positions taken: the caller retries the batch."""
 
 
 def position_id(name: str, k: int) -> str:
@@ -47,17 +46,25 @@ class DenseLists:
         self.read_upto: OrderedDict[str, list[Doc]] = OrderedDict()  # dense prefix read
 
     async def append(self, items: Sequence[tuple[str, Doc]]) -> None:
-        """Each (list name, entry) at the end of its list, in one insert command a round."""
+        """Each (list name, entry) at the end of its list, in one insert command a round. A
+        position found taken sends its list's end forward by a search from there (a writer
+        far behind catches up in O(log n) reads); a failed command leaves the ends where
+        they were, so that a retry fills the same positions and leaves no gap."""
         pending = list(items)
         for _ in range(ROUNDS):
             if not pending:
                 return
-            docs = []
+            docs: list[Doc] = []
+            planned: dict[str, int] = {}
             for name, body in pending:
-                k = await self._end(name)
-                self._remember_end(name, k + 1)
+                k = planned.get(name) or self._end(name)
+                planned[name] = k + 1
                 docs.append({**body, "_id": position_id(name, k), "list": name, "k": k})
             taken = await self._insert(docs)
+            for name, end in planned.items():
+                self._remember_end(name, end)
+            for doc in (docs[i] for i in taken):
+                self._remember_end(doc["list"], await self._find_end(doc["list"], doc["k"]))
             pending = [pending[i] for i in taken]
         raise ListsContended(f"{len(pending)} list entries found their positions taken")
 
@@ -72,17 +79,20 @@ class DenseLists:
             return sorted(int(e["index"]) for e in errors)
         return []
 
-    async def _end(self, name: str) -> int:
-        known = self.ends.get(name)
-        if known is not None:
-            return known
-        return await self._find_end(name)
+    def _end(self, name: str) -> int:
+        """Where this process last saw the list end; for a list it never saw, 1: most lists
+        are new when first written (a minute's, an evidence item's), and the insert tells
+        when one is not (its position is taken: the end is then searched for from there)."""
+        return self.ends.get(name, 1)
 
-    async def _find_end(self, name: str) -> int:
-        """The first missing position: double until one is missing, then halve between."""
-        low, high = 0, 1  # low: a position known taken (0: none); high: to probe
+    async def _find_end(self, name: str, taken: int = 0) -> int:
+        """The first missing position past `taken` (a position known taken, 0: none): step
+        forward by doubling until one is missing, then halve between."""
+        low, step = taken, 1
+        high = low + step
         while await self._taken(name, high):
-            low, high = high, high * 2
+            low, step = high, step * 2
+            high = low + step
         while high - low > 1:
             middle = (low + high) // 2
             if await self._taken(name, middle):

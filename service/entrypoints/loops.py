@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from service.adapters.errors import TRANSIENT_ERRORS, dependency_of
+from service.adapters.errors import TRANSIENT_ERRORS, dependency_of, is_transient
 from service.adapters.governance_file import GovernanceWatcher, note_published_keys
 from service.adapters.kafka_security import client_options
 from service.adapters.kafka_topics import topic_shapes
@@ -59,7 +59,10 @@ async def stop_loops(tasks: list[asyncio.Task[None]], log: logging.Logger) -> No
     for attempt in (1, 2):
         for task in tasks:
             task.cancel()
-        _, running = await asyncio.wait(tasks, timeout=LOOP_STOP_SECONDS) if tasks else ((), ())
+        done, running = await asyncio.wait(tasks, timeout=LOOP_STOP_SECONDS) if tasks else ((), ())
+        for task in done:  # retrieved, so that asyncio does not report them at exit
+            if not task.cancelled():
+                task.exception()
         if not running:
             return
         names = sorted(t.get_name() for t in running)
@@ -83,6 +86,9 @@ class Cadence:
 def scan_cadence(rt: GateContext) -> Cadence:
     """Full scans of the projections: FerretDB reads every one, so they run seldom."""
     return Cadence(timedelta(seconds=rt.settings.scan_interval_seconds))
+
+
+FAILED_TICK_BACKOFF = timedelta(seconds=30)
 
 
 class Scheduler:
@@ -109,7 +115,15 @@ class Scheduler:
         for done, packet_id in enumerate(taken):
             try:
                 decision = await rt.gate.decide_one(packet_id, Tick())
-            except BaseException:  # the store names a due time once: keep what is left
+            except Exception as exc:
+                if is_transient(exc):  # the store names a due time once: keep what is left
+                    self.due.merge({p: now for p in taken[done:]})
+                    raise
+                # A packet whose tick fails for another reason waits, and the others go on.
+                rt.log.exception("scheduler tick failed", extra={"packet_id": packet_id})
+                self.due.merge({packet_id: now + FAILED_TICK_BACKOFF})
+                continue
+            except BaseException:
                 self.due.merge({p: now for p in taken[done:]})
                 raise
             for fact in decision.facts:
@@ -198,9 +212,9 @@ class Monitor:
         """Bounded, like every step of shutdown: its clients only read lag."""
         if not self.started:
             return
-        try:
-            async with asyncio.timeout(LOOP_STOP_SECONDS):
-                await self.probe.stop()
-                await self.admin.close()
-        except TimeoutError:
-            self.rt.log.warning("the monitor's Kafka clients did not close in time")
+        for name, close in (("probe", self.probe.stop), ("admin", self.admin.close)):
+            try:
+                async with asyncio.timeout(LOOP_STOP_SECONDS):
+                    await close()
+            except TimeoutError:
+                self.rt.log.warning(f"the monitor's Kafka {name} client did not close in time")

@@ -10,12 +10,13 @@ again, one command at a time, on the reloaded log.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from service.adapters.errors import AppendRaceLost
+from service.adapters.errors import TRANSIENT_ERRORS, AppendRaceLost
 from service.adapters.store import FactStore, Log, Projection, SeqTaken, moves_of
 from service.domain.commands import DEFAULT_PARKING, Command, Parking
 from service.domain.decide import Decision, Evidence, decide
@@ -80,7 +81,7 @@ class Gate:
                 continue
             after = {packet_id: with_facts(packet, packet_id, decision.facts)}
             logs = {packet_id: Log([*facts, *decision.facts], facts.numbers)}
-            await self._settle(after, logs, [*ours, *decision.facts])
+            await self._settle(after, logs, [*ours, *decision.facts], appended=decision.facts)
             count_facts(self.metrics, decision.facts, after)
             return decision
         raise AppendRaceLost(f"{packet_id}: lost {self.retries} append races in a row")
@@ -143,26 +144,43 @@ class Gate:
         logs: Mapping[str, Log],
         ours: Sequence[Fact],
         unsettled: Sequence[Item] = (),
+        appended: Sequence[Fact] | None = None,
     ) -> None:
-        """Project, snapshot, note due times, publish the facts this call appended. Facts a
+        """Project, snapshot, note due times, publish `ours`: the facts this call appended
+        (`appended`, by default all of `ours`) and those an earlier call left to it. Facts a
         crash left unpublished are the relay's (the outbox); packets to re-decide wait."""
         waiting = {pid for pid, _ in unsettled}
         ready = {pid: p for pid, p in packets.items() if pid not in waiting}
         touched = {f.packet_id for f in ours}
         changed = [pid for pid in ready if pid in touched]
         rows = [Projection.of(rev) for pid in changed for rev in ready[pid].values()]
-        moves = moves_of(ours)  # of every fact appended, those of packets to re-decide too
+        # Of every fact this call appended, those of packets to re-decide too (counted once:
+        # the call that re-decides them gets them as `ours`, not as `appended`).
+        moves = moves_of(ours if appended is None else appended)
         if rows or moves:  # projections and snapshots derive from the log alone: new facts
             # Snapshots and rows follow off this path (service/gate/snapshots.py); the lists
             # go first: the fan-outs and schedulers of other instances find a revision by them.
             self.snapshots.note({pid: logs[pid] for pid in changed}, rows)
-            await self.store.note_written(rows, moves)
+            await self._note_written(rows, moves)
         if self.due is not None:
             now = self.clock()
             for pid, packet in ready.items():
                 self.due.note(pid, (rev.next_due() for rev in packet.values()), now)
         self._note_held(ready)
         await self.publisher.publish([f for f in ours if f.packet_id in ready])
+
+    async def _note_written(self, rows: Sequence[Projection], moves: Mapping[str, int]) -> None:
+        """The facts are in the log, so their list entries must follow: an outage is waited
+        out here, since a retry of the batch would decide duplicates and note nothing."""
+        delay = 0.05
+        while True:
+            try:
+                await self.store.note_written(rows, moves)
+                return
+            except TRANSIENT_ERRORS:
+                self.metrics.infra_retries.labels(dependency="store").inc()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def _room(self) -> Parking:
         held = sum(len(times) for times in self.held.values())

@@ -31,16 +31,31 @@ def _add(name: str, seconds: float) -> None:
 
 
 class Commands(monitoring.CommandListener):
-    """Every store round trip, by command name, with the driver-measured duration."""
+    """Every store round trip, by command name, with the driver-measured duration; also
+    counted by command and collection (`store.<command> <collection>`: where they go)."""
+
+    def __init__(self) -> None:
+        self.collections: dict[int, str] = {}
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        return None
+        target = event.command.get(event.command_name)
+        if isinstance(target, str):
+            self.collections[event.request_id] = target
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        _add(f"mongo.{event.command_name}", event.duration_micros / 1e6)
+        self._count(event, event.command_name)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        _add(f"mongo.{event.command_name}.failed", event.duration_micros / 1e6)
+        self._count(event, f"{event.command_name}.failed")
+
+    def _count(
+        self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent, name: str
+    ) -> None:
+        seconds = event.duration_micros / 1e6
+        _add(f"mongo.{name}", seconds)
+        collection = self.collections.pop(event.request_id, None)
+        if collection is not None:
+            _add(f"by collection: {name} {collection}", seconds)
 
 
 def timed_async(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,6 +98,9 @@ def install() -> None:
         "append",
         "mark_published",
         "save_projections",
+        "note_written",
+        "packets_citing",
+        "packets_in_lane",
         "evidence_versions",
         "unpublished",
         "count_unpublished",

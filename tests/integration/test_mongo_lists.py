@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from pymongo.errors import AutoReconnect
 
 from service.adapters.mongo_index import minute
 from service.adapters.mongo_lists import DenseLists, position_id
@@ -111,8 +113,13 @@ async def test_counts_from_two_writers_add_up_and_settle_into_stored_totals(
     assert await another_instance(mongo).state_counts() == {"released": 3}
     later = await another_instance(mongo).counts.current(now + 5)  # every minute settled
     assert later == {"released": 3}
-    stored = await mongo.index.coll.find_one({"_id": f"counts@{now}"})
-    assert stored is not None and stored["counts"] == {"released": 3}
+    latest = await mongo.index.coll.find_one({"_id": "counts-latest"})
+    assert latest is not None and (latest["minute"], latest["counts"]) == (
+        now + 3,
+        {"released": 3},
+    )
+    stored = await mongo.index.coll.find_one({"_id": f"counts@{latest['minute']}"})
+    assert stored is None, "a minute without moves needs no totals of its own"
 
 
 async def test_a_rebuild_replaces_the_totals_with_a_count_of_the_log(mongo: MongoStore) -> None:
@@ -139,3 +146,58 @@ async def test_a_store_written_before_the_lists_fills_them_once_at_start(
         "RP-9": due.replace(microsecond=due.microsecond // 1000 * 1000)
     }
     assert await upgraded.state_counts() == {"released": 1}
+
+
+class FailingSecond(DenseLists):
+    """Its second insert command fails as an outage would, after nothing was written."""
+
+    commands = 0
+
+    async def _insert(self, docs: list[dict[str, Any]]) -> list[int]:
+        self.commands += 1
+        if self.commands == 2:
+            raise AutoReconnect("store away")
+        return await super()._insert(docs)
+
+
+async def test_a_failed_append_leaves_no_gap_when_it_is_tried_again(mongo: MongoStore) -> None:
+    writer = FailingSecond(mongo.index.coll)
+    await writer.append([("cites:f", {"n": 1})])
+    with pytest.raises(AutoReconnect):
+        await writer.append([("cites:f", {"n": 2}), ("cites:f", {"n": 3})])
+    await writer.append([("cites:f", {"n": 2}), ("cites:f", {"n": 3})])
+    entries = await DenseLists(mongo.index.coll).read("cites:f")
+    assert [(e["k"], e["n"]) for e in entries] == [(1, 1), (2, 2), (3, 3)]
+
+
+async def test_a_writer_far_behind_the_end_catches_up_without_giving_up(mongo: MongoStore) -> None:
+    behind, busy = DenseLists(mongo.index.coll), DenseLists(mongo.index.coll)
+    await behind.append([("lane:busy", {"n": 0})])  # it knows the list ends at 2
+    await busy.append([("lane:busy", {"n": i}) for i in range(1, 41)])
+    await behind.append([("lane:busy", {"n": 41})])
+    entries = await DenseLists(mongo.index.coll).read("lane:busy")
+    assert [e["k"] for e in entries] == list(range(1, 43))
+    assert sorted(e["n"] for e in entries) == list(range(42))
+
+
+async def test_due_times_keep_what_was_read_when_another_minute_fails(
+    mongo: MongoStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows, moves = rows_of("RP-5")
+    await mongo.note_written(rows, moves)
+    due = rows[0].next_due
+    assert due is not None
+    other = another_instance(mongo)
+    read_new = other.index.lists.read_new
+
+    async def one_minute_fails(name: str) -> list[dict[str, Any]]:
+        found = await read_new(name)
+        if name == f"due:{minute(datetime.now(UTC)) - 2}":  # the floor, not the entry's minute
+            raise AutoReconnect("store away")
+        return found
+
+    monkeypatch.setattr(other.index.lists, "read_new", one_minute_fails)
+    with pytest.raises(AutoReconnect):
+        await other.due_times(due)
+    monkeypatch.setattr(other.index.lists, "read_new", read_new)
+    assert await other.due_times(due) == {"RP-5": due}
