@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -63,26 +62,6 @@ def from_snapshot(doc: Mapping[str, Any] | None) -> Log:
         return Log()
     facts = [Fact.from_json({**obj, "published": True}) for obj in json.loads(doc["log"])]
     return Log(facts, [int(n) for n in doc.get("numbers", [])])
-
-
-def outbox_id(fact: Fact) -> str:
-    return f"{fact.id}#{fact.hash}"
-
-
-def outbox_entry(fact: Fact) -> Doc:
-    return {
-        "_id": outbox_id(fact),
-        "fact": fact.id,
-        "hash": fact.hash,
-        "at": fact.at,
-        "packet_id": fact.packet_id,
-        "revision": fact.revision,
-        "seq": fact.seq,
-        "written": datetime.now(UTC),
-    }
-
-
-OUTBOX_ORDER = [(k, ASCENDING) for k in ("at", "packet_id", "revision", "seq")]
 
 
 def projection_doc(row: Projection) -> Doc:

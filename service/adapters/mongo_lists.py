@@ -33,6 +33,7 @@ Doc = dict[str, Any]
 PROBE_AHEAD = 3  # positions read together: the next one and two past it
 ROUNDS = 20  # appends moved up this often in one call give up (a transient store error)
 CACHED_LISTS = 2_000
+CACHED_ENTRIES = 50_000  # entries `read` keeps, over all lists (a lane's may be long)
 
 
 def position_id(name: str, k: int) -> str:
@@ -43,20 +44,25 @@ class DenseLists:
     def __init__(self, coll: AsyncCollection[Doc]) -> None:
         self.coll = coll
         self.ends: OrderedDict[str, int] = OrderedDict()  # next free position, per list
-        self.read_upto: OrderedDict[str, list[Doc]] = OrderedDict()  # dense prefix read
+        self.read_upto: OrderedDict[str, int] = OrderedDict()  # positions `read_new` gave
+        self.prefixes: OrderedDict[str, list[Doc]] = OrderedDict()  # what `read` gave
+        self.cached = 0  # entries in `prefixes`
 
-    async def append(self, items: Sequence[tuple[str, Doc]]) -> None:
-        """Each (list name, entry) at the end of its list, in one insert command a round. A
-        position found taken sends its list's end forward by a search from there (a writer
-        far behind catches up in O(log n) reads); a failed command leaves the ends where
-        they were, so that a retry fills the same positions and leaves no gap."""
-        pending = list(items)
+    async def append(self, items: Sequence[tuple[str, Doc]]) -> list[str]:
+        """Each (list name, entry) at the end of its list, in one insert command a round; the
+        `_id` each got, in order. A position found taken sends its list's end forward by a
+        search from there (a writer far behind catches up in O(log n) reads); a failed
+        command leaves the ends where they were, so that a retry fills the same positions
+        and leaves no gap."""
+        placed: list[str] = [""] * len(items)
+        pending = list(range(len(items)))
         for _ in range(ROUNDS):
             if not pending:
-                return
+                return placed
             docs: list[Doc] = []
             planned: dict[str, int] = {}
-            for name, body in pending:
+            for i in pending:
+                name, body = items[i]
                 k = planned.get(name) or self._end(name)
                 planned[name] = k + 1
                 docs.append({**body, "_id": position_id(name, k), "list": name, "k": k})
@@ -65,6 +71,8 @@ class DenseLists:
                 self._remember_end(name, end)
             for doc in (docs[i] for i in taken):
                 self._remember_end(doc["list"], await self._find_end(doc["list"], doc["k"]))
+            for i, doc in zip(pending, docs, strict=True):
+                placed[i] = doc["_id"]
             pending = [pending[i] for i in taken]
         raise ListsContended(f"{len(pending)} list entries found their positions taken")
 
@@ -111,35 +119,43 @@ class DenseLists:
             self.ends.popitem(last=False)
 
     async def read(self, name: str) -> list[Doc]:
-        """Every entry of the list, oldest first (the dense prefix is kept between reads)."""
-        prefix, beyond = await self._read(name)
+        """Every entry of the list, oldest first (the dense prefix is kept between reads,
+        within CACHED_ENTRIES entries over all lists)."""
+        kept = self.prefixes.pop(name, [])
+        found, beyond = await self._read(name, len(kept))
+        prefix = kept + found
+        self.prefixes[name] = prefix
+        self.cached += len(found)
+        while self.cached > CACHED_ENTRIES and len(self.prefixes) > 1:
+            self.cached -= len(self.prefixes.popitem(last=False)[1])
         return [*prefix, *beyond]
 
     async def read_new(self, name: str) -> list[Doc]:
         """The entries not returned by an earlier `read_new` of this list in this process
-        (an entry behind a gap may come again: it is a hint)."""
-        before = len(self.read_upto.get(name, ()))
-        prefix, beyond = await self._read(name)
-        return [*prefix[before:], *beyond]
+        (an entry behind a gap may come again: it is a hint). Only positions are kept."""
+        upto = self.read_upto.pop(name, 0)
+        found, beyond = await self._read(name, upto)
+        self.read_upto[name] = upto + len(found)
+        while len(self.read_upto) > CACHED_LISTS:
+            self.read_upto.popitem(last=False)
+        return [*found, *beyond]
 
-    async def _read(self, name: str) -> tuple[list[Doc], list[Doc]]:
-        prefix = list(self.read_upto.get(name, ()))
+    async def _read(self, name: str, upto: int) -> tuple[list[Doc], list[Doc]]:
+        """The dense run of entries past position `upto`, and any found past its end."""
+        found: list[Doc] = []
         beyond: list[Doc] = []
         while True:
-            start = len(prefix) + 1
+            start = upto + len(found) + 1
             ids = [position_id(name, k) for k in range(start, start + PROBE_AHEAD)]
             docs = await asyncio.gather(*(self.coll.find_one({"_id": i}) for i in ids))
             run = _dense(docs)
-            prefix.extend(run)
+            found.extend(run)
             if len(run) < PROBE_AHEAD:
                 beyond = [d for d in docs[len(run) + 1 :] if d is not None]
                 break
-        self.read_upto[name] = prefix
-        self.read_upto.move_to_end(name)
-        while len(self.read_upto) > CACHED_LISTS:
-            self.read_upto.popitem(last=False)
-        self._remember_end(name, max([len(prefix), *(int(d["k"]) for d in beyond)]) + 1)
-        return prefix, beyond
+        last = max([upto + len(found), *(int(d["k"]) for d in beyond)])
+        self._remember_end(name, last + 1)
+        return found, beyond
 
 
 def _dense(docs: Sequence[Doc | None]) -> list[Doc]:

@@ -18,9 +18,9 @@ log. Hence five collections beside the projections:
               fact (service/adapters/store.py, `Log`), so a writer that never saw a rival's
               new revision cannot add its own beside it unnoticed, and a stale snapshot
               cannot hide a revision: the slots are dense, the load follows them;
-- `outbox`    one small entry per fact whose events are not yet published, written just
-              before the fact (`_id` = fact id + hash, so a writer that lost the race for
-              that seq cannot have its events sent: the relay checks the hash);
+- `lists`     append-only lists addressed by `_id` (service/adapters/mongo_lists.py): the
+              outbox (mongo_outbox.py), the due times and fan-outs (mongo_index.py), the
+              state totals (mongo_counts.py);
 - `evidence`  the newest announced version of each (kind, ref), `_id` = "kind:ref".
 """
 
@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from pymongo import ASCENDING, DeleteOne, ReplaceOne
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, OperationFailure
@@ -42,23 +42,19 @@ from service.adapters.mongo_counts import Counts
 from service.adapters.mongo_docs import (
     DUPLICATE_KEY,
     NAMESPACE_EXISTS,
-    ORPHAN_AFTER,
-    OUTBOX_ORDER,
     UPDATE_CHUNK,
     UPDATE_COMMANDS,
     Doc,
     evidence_record,
     from_doc,
     from_snapshot,
-    insert_new,
-    outbox_entry,
-    outbox_id,
     projection_doc,
     snapshot_doc,
     to_doc,
     upserting,
 )
 from service.adapters.mongo_index import Index, minute
+from service.adapters.mongo_outbox import Outbox
 from service.adapters.mongo_registry import Registry
 from service.adapters.store import (
     EvidenceRecord,
@@ -70,12 +66,10 @@ from service.adapters.store import (
 )
 from service.domain.commands import EvidenceVersion
 from service.domain.facts import Fact, fact_id
-from service.domain.times import parse_time
 
 __all__ = [
     "DUPLICATE_KEY",
     "MongoStore",
-    "outbox_entry",
     "projection_doc",
     "snapshot_doc",
     "to_doc",
@@ -98,6 +92,7 @@ class MongoStore:
         self.numbers = Registry(self.registry)
         self.index = Index(db["lists"], self.revisions)
         self.counts = Counts(self.index.lists, self.revisions)
+        self.outboxes = Outbox(self.index.lists, self.facts)
 
     async def ensure_indexes(self) -> None:
         """Collections and indexes, made at start: FerretDB takes a lock over its whole
@@ -117,6 +112,18 @@ class MongoStore:
         now = datetime.now(UTC)
         await self.index.start(now)
         await self.counts.start(minute(now))
+        await self._migrate_outbox()
+
+    async def _migrate_outbox(self) -> None:
+        """Entries a version before the listed outbox left unpublished (its `outbox`
+        collection, read once at start): listed again for the relay, then deleted."""
+        old = [d async for d in self.outbox.find({})]
+        if not old:
+            return
+        facts = [d async for d in self.facts.find({"_id": {"$in": [e["fact"] for e in old]}})]
+        await self.outboxes.list_facts([replace(from_doc(d), published=False) for d in facts])
+        for entry in old:
+            await self.outbox.delete_one({"_id": entry["_id"]})
 
     async def ping(self) -> None:
         await self.facts.database.command("ping")
@@ -206,7 +213,7 @@ class MongoStore:
     async def _insert(self, facts: Sequence[Fact]) -> None:
         if not facts:
             return
-        await insert_new(self.outbox, [outbox_entry(f) for f in facts if f.outbox])
+        await self.outboxes.list_facts(facts)
         docs = [to_doc(f) for f in facts]
         try:
             if len(docs) == 1:
@@ -224,44 +231,17 @@ class MongoStore:
             raise SeqTaken(facts[first["index"]].id) from err
 
     async def _forget(self, lost: Sequence[Fact]) -> None:
-        """Outbox entries of facts that never entered the log (the relay would drop them)."""
-        await self._delete_by_id(self.outbox, [outbox_id(f) for f in lost if f.outbox])
+        """Listed facts that never entered the log: nothing of theirs to publish."""
+        self.outboxes.lost(lost)
 
     async def mark_published(self, facts: Sequence[Fact]) -> None:
-        await self._delete_by_id(self.outbox, [outbox_id(f) for f in facts if f.outbox])
-
-    async def _delete_by_id(self, coll: AsyncCollection[Doc], ids: Sequence[str]) -> None:
-        """One `{_id: ...}` statement per document, in small commands (see UPDATE_CHUNK): an
-        `$in` filter would scan the collection on FerretDB."""
-        for start in range(0, len(ids), UPDATE_CHUNK):
-            ops = [DeleteOne({"_id": i}) for i in ids[start : start + UPDATE_CHUNK]]
-            async with self.updating:
-                await coll.bulk_write(ops, ordered=False)
+        await self.outboxes.mark(facts)
 
     async def unpublished(self, limit: int, before: datetime | None = None) -> list[Fact]:
-        """Facts whose entries are still there, oldest first. An entry whose fact holds
-        another hash lost its race: it goes. One whose fact never came goes after a while.
-        With `before`, younger entries are not looked up at all: their writer marks them."""
-        entries = [e async for e in self.outbox.find({}).sort(OUTBOX_ORDER).limit(limit)]
-        if before is not None:
-            entries = [e for e in entries if parse_time(e["at"]) <= before]
-        docs = await asyncio.gather(*(self.facts.find_one({"_id": e["fact"]}) for e in entries))
-        now = datetime.now(UTC)
-        waiting: list[Fact] = []
-        dropped: list[str] = []
-        for entry, doc in zip(entries, docs, strict=True):
-            if doc is None:
-                if now - parse_time(entry["written"]) > ORPHAN_AFTER:
-                    dropped.append(entry["_id"])
-            elif doc["hash"] != entry["hash"]:
-                dropped.append(entry["_id"])
-            else:
-                waiting.append(replace(from_doc(doc), published=False))
-        await self._delete_by_id(self.outbox, dropped)
-        return waiting
+        return await self.outboxes.unpublished(limit, before)
 
     async def count_unpublished(self) -> int:
-        return await self.outbox.count_documents({})
+        return self.outboxes.count()
 
     async def save_projections(self, rows: Iterable[Projection]) -> None:
         await self._replace_all(self.revisions, [projection_doc(row) for row in rows])

@@ -59,6 +59,7 @@ async def test_an_entry_behind_a_gap_is_still_read(mongo: MongoStore) -> None:
     )  # a writer died between the inserts of #2 and #3
     reader = DenseLists(mongo.index.coll)
     assert [e["k"] for e in await reader.read("cites:g")] == [1, 3]
+    assert [e["k"] for e in await reader.read_new("cites:g")] == [1, 3]
     assert [e["k"] for e in await reader.read_new("cites:g")] == [3], "a hint may come again"
 
 
