@@ -89,6 +89,19 @@ async def upserting(write: Callable[[], Awaitable[object]], attempts: int = 5) -
                 raise
 
 
+async def insert_claiming(coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> list[int]:
+    """Insert each document unless its `_id` is taken: the indexes of those a rival held
+    (a unique insert is how lists and registries claim a position)."""
+    try:
+        await coll.insert_many(list(docs), ordered=False)
+    except BulkWriteError as err:
+        errors = err.details.get("writeErrors", [])
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        return sorted(int(e["index"]) for e in errors)
+    return []
+
+
 async def insert_new(coll: AsyncCollection[Doc], docs: Sequence[Doc]) -> None:
     """Insert, counting a document already there (same _id) as done."""
     if not docs:

@@ -24,8 +24,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.adapters.mongo_docs import upserting
-from service.adapters.mongo_lists import DenseLists
+from service.adapters.mongo_lists import DenseLists, Floor
 from service.adapters.store import LIVE_STATES, Projection
 from service.domain.times import parse_time
 
@@ -49,8 +48,7 @@ class Index:
         self.coll = coll
         self.lists = DenseLists(coll)
         self.revisions = revisions
-        self.floor: int | None = None
-        self.persisted: int | None = None
+        self.floor = Floor(coll, FLOOR_ID, PERSIST_BEHIND)
         self.noted: dict[str, tuple[datetime | None, bool]] = {}  # row id: (due, indexed)
         self.later: list[tuple[datetime, str]] = []  # read from a list, due after it was asked
 
@@ -89,7 +87,7 @@ class Index:
         failed = [e for e in found if isinstance(e, BaseException)]
         if failed:
             raise failed[0]
-        await self._advance(minute(now) - READ_BEHIND)
+        await self.floor.advance(minute(now) - READ_BEHIND)
         due: dict[str, datetime] = {}
         for at, packet in self.later:
             if at <= until:
@@ -118,16 +116,11 @@ class Index:
         await self._floor(now)
 
     async def _floor(self, now: datetime) -> int:
-        if self.floor is not None:
-            return self.floor
-        doc = await self.coll.find_one({"_id": FLOOR_ID})
-        if doc is None:
+        if self.floor.value is None and await self.floor.load() is None:
             await self._fill_from_projections(now)
-            self.floor = minute(now) - READ_BEHIND
-            await self._advance(self.floor)
-        else:
-            self.floor = self.persisted = int(doc["minute"])
-        return self.floor
+            await self.floor.advance(minute(now) - READ_BEHIND)
+        assert self.floor.value is not None
+        return self.floor.value
 
     async def _fill_from_projections(self, now: datetime) -> None:
         """Once per store: the due times projections held before these lists existed (the
@@ -138,16 +131,6 @@ class Index:
             (f"due:{max(minute(_aware(d['next_due'])), minute(now))}", _due_entry(d)) for d in rows
         ]
         await self.lists.append(items)
-
-    async def _advance(self, floor: int) -> None:
-        """Move the floor up; persist it, PERSIST_BEHIND minutes behind, once a minute."""
-        self.floor = floor if self.floor is None else max(floor, self.floor)
-        keep = self.floor - PERSIST_BEHIND
-        if self.persisted is not None and keep <= self.persisted:
-            return
-        doc = {"_id": FLOOR_ID, "minute": keep, "at": datetime.now(UTC)}
-        await upserting(lambda: self.coll.replace_one({"_id": FLOOR_ID}, doc, upsert=True))
-        self.persisted = keep
 
 
 def _due_entry(doc: Doc) -> Doc:

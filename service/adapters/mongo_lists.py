@@ -21,13 +21,13 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
 
 from service.adapters.errors import ListsContended
-from service.adapters.mongo_docs import DUPLICATE_KEY
+from service.adapters.mongo_docs import insert_claiming, upserting
 
 Doc = dict[str, Any]
 PROBE_AHEAD = 3  # positions read together: the next one and two past it
@@ -47,13 +47,44 @@ class DenseLists:
         self.read_upto: OrderedDict[str, int] = OrderedDict()  # positions `read_new` gave
         self.prefixes: OrderedDict[str, list[Doc]] = OrderedDict()  # what `read` gave
         self.cached = 0  # entries in `prefixes`
+        self.queue: list[tuple[list[tuple[str, Doc]], asyncio.Future[list[str]]]] = []
+        self.flushing: asyncio.Future[None] | None = None
 
     async def append(self, items: Sequence[tuple[str, Doc]]) -> list[str]:
-        """Each (list name, entry) at the end of its list, in one insert command a round; the
-        `_id` each got, in order. A position found taken sends its list's end forward by a
-        search from there (a writer far behind catches up in O(log n) reads); a failed
-        command leaves the ends where they were, so that a retry fills the same positions
-        and leaves no gap."""
+        """Each (list name, entry) at the end of its list; the `_id` each got, in order.
+        Appends made side by side in this process go in together: one flush at a time
+        writes everything asked for since the last, in one insert command a round (a group
+        commit), so they never collide with each other and share their round trips."""
+        if not items:
+            return []
+        asked: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self.queue.append((list(items), asked))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.ensure_future(self._flush_queue())
+        return await asyncio.shield(asked)
+
+    async def _flush_queue(self) -> None:
+        while self.queue:
+            group, self.queue = self.queue, []
+            items = [item for asked, _ in group for item in asked]
+            try:
+                placed = await self._append_now(items)
+            except Exception as exc:  # every append of the group fails alike: each retries
+                for _, asked in group:
+                    if not asked.done():
+                        asked.set_exception(exc)
+                continue
+            start = 0
+            for entries, asked in group:
+                if not asked.done():
+                    asked.set_result(placed[start : start + len(entries)])
+                start += len(entries)
+
+    async def _append_now(self, items: Sequence[tuple[str, Doc]]) -> list[str]:
+        """The appends in one insert command a round. A position found taken (a rival's)
+        sends its list's end forward by a search from there (a writer far behind catches up
+        in O(log n) reads); a command that failed leaves the ends where they were, so that a
+        retry fills the same positions and leaves no gap."""
         placed: list[str] = [""] * len(items)
         pending = list(range(len(items)))
         for _ in range(ROUNDS):
@@ -78,14 +109,7 @@ class DenseLists:
 
     async def _insert(self, docs: list[Doc]) -> list[int]:
         """Indexes of the documents whose position a rival held."""
-        try:
-            await self.coll.insert_many(docs, ordered=False)
-        except BulkWriteError as err:
-            errors = err.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return sorted(int(e["index"]) for e in errors)
-        return []
+        return await insert_claiming(self.coll, docs)
 
     def _end(self, name: str) -> int:
         """Where this process last saw the list end; for a list it never saw, 1: most lists
@@ -156,6 +180,35 @@ class DenseLists:
         last = max([upto + len(found), *(int(d["k"]) for d in beyond)])
         self._remember_end(name, last + 1)
         return found, beyond
+
+
+class Floor:
+    """The oldest minute a reader of per-minute lists may still have to read: kept in memory,
+    moved only up, and persisted `behind` minutes lower (at most once a minute) under
+    `doc_id`, so that a restarted reader reads those minutes again."""
+
+    def __init__(self, coll: AsyncCollection[Doc], doc_id: str, behind: int) -> None:
+        self.coll = coll
+        self.doc_id = doc_id
+        self.behind = behind
+        self.value: int | None = None
+        self.persisted: int | None = None
+
+    async def load(self) -> int | None:
+        """The persisted floor (None: none yet), which becomes the one in memory."""
+        doc = await self.coll.find_one({"_id": self.doc_id})
+        if doc is not None:
+            self.value = self.persisted = int(doc["minute"])
+        return self.value
+
+    async def advance(self, floor: int) -> None:
+        self.value = floor if self.value is None else max(floor, self.value)
+        keep = self.value - self.behind
+        if self.persisted is not None and keep <= self.persisted:
+            return
+        doc = {"_id": self.doc_id, "minute": keep, "at": datetime.now(UTC)}
+        await upserting(lambda: self.coll.replace_one({"_id": self.doc_id}, doc, upsert=True))
+        self.persisted = keep
 
 
 def _dense(docs: Sequence[Doc | None]) -> list[Doc]:

@@ -25,9 +25,9 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.adapters.mongo_docs import ORPHAN_AFTER, from_doc, insert_new, upserting
+from service.adapters.mongo_docs import ORPHAN_AFTER, from_doc, insert_new
 from service.adapters.mongo_index import minute
-from service.adapters.mongo_lists import DenseLists
+from service.adapters.mongo_lists import DenseLists, Floor
 from service.domain.facts import Fact
 from service.domain.times import parse_time
 
@@ -51,8 +51,7 @@ class Outbox:
         self.open: dict[str, set[str]] = {}  # entry id: its facts not yet published
         self.entry_of: dict[str, set[str]] = {}  # fact id: the open entries listing it
         self.finished: list[str] = []  # entries whose marker is due
-        self.floor: int | None = None
-        self.persisted: int | None = None
+        self.floor = Floor(lists.coll, FLOOR_ID, PERSIST_BEHIND)
         self.seen: dict[str, Doc] = {}  # entries the relay read, not yet resolved
 
     async def list_facts(self, facts: Sequence[Fact]) -> None:
@@ -166,23 +165,15 @@ class Outbox:
         return []
 
     async def _floor(self, now: datetime) -> int:
-        if self.floor is None:
-            doc = await self.coll.find_one({"_id": FLOOR_ID})
-            self.floor = minute(now) - READ_BEHIND if doc is None else int(doc["minute"])
-            self.persisted = None if doc is None else self.floor
-        return self.floor
+        if self.floor.value is None and await self.floor.load() is None:
+            self.floor.value = minute(now) - READ_BEHIND
+        assert self.floor.value is not None
+        return self.floor.value
 
     async def _advance(self, now: datetime) -> None:
         """Up to the oldest minute with an entry not resolved, at most READ_BEHIND behind."""
         held = [_minute_of(e) for e in self.seen.values()]
-        floor = min([minute(now) - READ_BEHIND, *held])
-        self.floor = floor if self.floor is None else max(self.floor, floor)
-        keep = self.floor - PERSIST_BEHIND
-        if self.persisted is not None and keep <= self.persisted:
-            return
-        doc = {"_id": FLOOR_ID, "minute": keep, "at": datetime.now(UTC)}
-        await upserting(lambda: self.coll.replace_one({"_id": FLOOR_ID}, doc, upsert=True))
-        self.persisted = keep
+        await self.floor.advance(min([minute(now) - READ_BEHIND, *held]))
 
 
 def _minute_of(entry: Doc) -> int:

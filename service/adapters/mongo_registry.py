@@ -10,9 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError
 
-from service.adapters.mongo_docs import DUPLICATE_KEY
+from service.adapters.mongo_docs import insert_claiming
 from service.adapters.store import Log
 
 Doc = dict[str, Any]
@@ -43,7 +42,7 @@ class Registry:
         while queues:
             round_ = [(pid, claims.pop(0)) for pid, claims in queues.items()]
             docs = [self._slot(pid, logs[pid], number) for pid, (_, number) in round_]
-            taken = await self._insert(docs)
+            taken = set(await insert_claiming(self.coll, docs))
             for i, (pid, (index, number)) in enumerate(round_):
                 if i in taken:
                     lost = min(lost, index)
@@ -58,14 +57,3 @@ class Registry:
         doc: Doc = {"_id": f"{packet_id}#{len(log.numbers) + 1}", "revision": number}
         doc.update(packet_id=packet_id, claimed=datetime.now(UTC))
         return doc
-
-    async def _insert(self, docs: list[Doc]) -> set[int]:
-        """Indexes of the slots a rival held."""
-        try:
-            await self.coll.insert_many(docs, ordered=False)
-        except BulkWriteError as err:
-            errors = err.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return {int(e["index"]) for e in errors}
-        return set()

@@ -14,18 +14,17 @@ from service.adapters.mongo_index import minute
 from service.adapters.mongo_store import MongoStore
 from service.adapters.store import Log, Projection
 from service.domain.revision import fold_packet
-from tests.integration.test_store_contract import fresh_mongo_store, released_facts
+from tests.integration.test_store_contract import (
+    another_instance,
+    fresh_mongo_store,
+    released_facts,
+)
 
 
 @pytest.fixture
 async def mongo() -> AsyncIterator[MongoStore]:
     async with fresh_mongo_store("mongo_layout") as store:
         yield store
-
-
-def another_instance(store: MongoStore) -> MongoStore:
-    """A second instance on the same database, with nothing in memory."""
-    return MongoStore(store.facts.database)
 
 
 async def test_an_entry_whose_fact_holds_another_hash_is_dropped_unsent(mongo: MongoStore) -> None:

@@ -16,18 +16,17 @@ from service.adapters.mongo_lists import DenseLists, position_id
 from service.adapters.mongo_store import MongoStore
 from service.adapters.store import Projection, moves_of
 from service.domain.revision import fold_packet
-from tests.integration.test_store_contract import fresh_mongo_store, released_facts
+from tests.integration.test_store_contract import (
+    another_instance,
+    fresh_mongo_store,
+    released_facts,
+)
 
 
 @pytest.fixture
 async def mongo() -> AsyncIterator[MongoStore]:
     async with fresh_mongo_store("mongo_lists") as store:
         yield store
-
-
-def another_instance(store: MongoStore) -> MongoStore:
-    """A second instance on the same database, with nothing in memory."""
-    return MongoStore(store.facts.database)
 
 
 async def test_rival_writers_fill_one_list_densely_and_lose_no_entry(mongo: MongoStore) -> None:
@@ -202,3 +201,23 @@ async def test_due_times_keep_what_was_read_when_another_minute_fails(
         await other.due_times(due)
     monkeypatch.setattr(other.index.lists, "read_new", read_new)
     assert await other.due_times(due) == {"RP-5": due}
+
+
+class CountingCommands(DenseLists):
+    commands = 0
+
+    async def _insert(self, docs: list[dict[str, Any]]) -> list[int]:
+        self.commands += 1
+        return await super()._insert(docs)
+
+    async def _find_end(self, name: str, taken: int = 0) -> int:
+        raise AssertionError("appends of one process never collide")
+
+
+async def test_appends_side_by_side_go_in_together_without_colliding(mongo: MongoStore) -> None:
+    lists = CountingCommands(mongo.index.coll)
+    placed = await asyncio.gather(*(lists.append([("moves:1", {"n": i})]) for i in range(10)))
+    assert sorted(p for ids in placed for p in ids) == sorted(f"moves:1#{k}" for k in range(1, 11))
+    assert lists.commands < 10, "one command for the appends that waited for the first"
+    entries = await DenseLists(mongo.index.coll).read("moves:1")
+    assert sorted(e["n"] for e in entries) == list(range(10))

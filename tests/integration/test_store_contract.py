@@ -39,6 +39,11 @@ async def fresh_mongo_store(tag: str) -> AsyncIterator[MongoStore]:
         await client.close()
 
 
+def another_instance(store: MongoStore) -> MongoStore:
+    """A second instance on the same database, with nothing in memory."""
+    return MongoStore(store.facts.database)
+
+
 @pytest.fixture(params=["memory", "mongo"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[FactStore]:
     if request.param == "memory":
