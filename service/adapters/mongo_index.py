@@ -24,6 +24,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from service.adapters.mongo_docs import find_ids
 from service.adapters.mongo_lists import DenseLists, Floor
 from service.adapters.store import LIVE_STATES, Projection
 from service.domain.times import parse_time
@@ -105,8 +106,9 @@ class Index:
         live: set[str] = set()
         for start in range(0, len(rows), LOOKUPS):
             chunk = rows[start : start + LOOKUPS]
-            docs = await asyncio.gather(*(self.revisions.find_one({"_id": r}) for r in chunk))
-            for row, doc in zip(chunk, docs, strict=True):
+            docs = await find_ids(self.revisions, chunk, {"state": 1})
+            for row in chunk:
+                doc = docs.get(row)
                 if doc is None or doc.get("state") in LIVE_STATES:
                     live.add(packet_of[row])
         return sorted(live)

@@ -27,10 +27,10 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.adapters.errors import ListsContended
-from service.adapters.mongo_docs import insert_claiming, upserting
+from service.adapters.mongo_docs import find_ids, insert_claiming, upserting
 
 Doc = dict[str, Any]
-PROBE_AHEAD = 3  # positions read together: the next one and two past it
+PROBE_AHEAD = 16  # positions read together (one find): the next one and those past it
 ROUNDS = 20  # appends moved up this often in one call give up (a transient store error)
 CACHED_LISTS = 2_000
 CACHED_ENTRIES = 50_000  # entries `read` keeps, over all lists (a lane's may be long)
@@ -171,7 +171,8 @@ class DenseLists:
         while True:
             start = upto + len(found) + 1
             ids = [position_id(name, k) for k in range(start, start + PROBE_AHEAD)]
-            docs = await asyncio.gather(*(self.coll.find_one({"_id": i}) for i in ids))
+            by_id = await find_ids(self.coll, ids)
+            docs = [by_id.get(i) for i in ids]
             run = _dense(docs)
             found.extend(run)
             if len(run) < PROBE_AHEAD:

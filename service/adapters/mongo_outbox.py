@@ -25,7 +25,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.adapters.mongo_docs import ORPHAN_AFTER, from_doc, insert_new
+from service.adapters.mongo_docs import ORPHAN_AFTER, find_ids, from_doc, insert_new
 from service.adapters.mongo_index import minute
 from service.adapters.mongo_lists import DenseLists, Floor
 from service.domain.facts import Fact
@@ -119,12 +119,10 @@ class Outbox:
             (e for e in self.seen.values() if before is None or _decided(e) <= before),
             key=lambda e: (_decided(e), e["_id"]),
         )
-        marks = await asyncio.gather(
-            *(self.coll.find_one({"_id": _marker(e["_id"])}) for e in ripe)
-        )
-        unmarked = [e for e, mark in zip(ripe, marks, strict=True) if mark is None]
-        for entry, mark in zip(ripe, marks, strict=True):
-            if mark is not None:
+        marks = await find_ids(self.coll, (_marker(e["_id"]) for e in ripe), {"_id": 1})
+        unmarked = [e for e in ripe if _marker(e["_id"]) not in marks]
+        for entry in ripe:
+            if _marker(entry["_id"]) in marks:
                 del self.seen[entry["_id"]]
         waiting: list[Fact] = []
         for entry in unmarked:
@@ -146,10 +144,11 @@ class Outbox:
     async def _check(self, entry: Doc, now: datetime) -> list[Fact]:
         """The entry's facts to publish; the entry is marked at once when there are none."""
         listed = [(str(f["id"]), str(f["hash"])) for f in entry["facts"]]
-        docs = await asyncio.gather(*(self.facts.find_one({"_id": i}) for i, _ in listed))
+        docs = await find_ids(self.facts, (i for i, _ in listed))
         published: list[Fact] = []
         missing = False
-        for (_, hash_), doc in zip(listed, docs, strict=True):
+        for id_, hash_ in listed:
+            doc = docs.get(id_)
             if doc is None:
                 missing = True
             elif doc["hash"] == hash_:

@@ -6,12 +6,13 @@ collide on one slot, and a load from any snapshot finds every revision by follow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.adapters.mongo_docs import insert_claiming
+from service.adapters.mongo_docs import find_ids, insert_claiming
 from service.adapters.store import Log
 
 Doc = dict[str, Any]
@@ -21,12 +22,11 @@ class Registry:
     def __init__(self, coll: AsyncCollection[Doc]) -> None:
         self.coll = coll
 
-    async def number_at(self, packet_id: str, slot: int | None) -> int | None:
-        """The revision number in `slot` (None: no such slot yet, or no slot asked for)."""
-        if slot is None:
-            return None
-        doc = await self.coll.find_one({"_id": f"{packet_id}#{slot}"})
-        return None if doc is None else int(doc["revision"])
+    async def numbers_at(self, slots: Mapping[str, int]) -> dict[str, int]:
+        """The revision number in each packet's asked slot, for the slots claimed (one find)."""
+        ids = {f"{packet_id}#{slot}": packet_id for packet_id, slot in slots.items()}
+        docs = await find_ids(self.coll, ids)
+        return {ids[i]: int(doc["revision"]) for i, doc in docs.items()}
 
     async def claim(
         self, wanted: dict[str, list[tuple[int, int]]], logs: dict[str, Log], none_lost: int

@@ -46,6 +46,7 @@ from service.adapters.mongo_docs import (
     UPDATE_COMMANDS,
     Doc,
     evidence_record,
+    find_ids,
     from_doc,
     from_snapshot,
     projection_doc,
@@ -133,42 +134,40 @@ class MongoStore:
         return [from_doc(d) async for d in self.facts.find({"packet_id": packet_id})]
 
     async def load_packets(self, packet_ids: Sequence[str]) -> dict[str, Log]:
-        """Recent logs or snapshots, completed by probing past their end: all by _id."""
+        """Recent logs or snapshots, completed by probing past their end: all by _id, the
+        probes of every packet together (one find a collection a round)."""
         found = {p: self.recent[p].copy() for p in packet_ids if p in self.recent}
         cold = [p for p in packet_ids if p not in found]
-        docs = await asyncio.gather(*(self.packets.find_one({"_id": p}) for p in cold))
-        found.update({p: from_snapshot(d) for p, d in zip(cold, docs, strict=True)})
-        await asyncio.gather(*(self._complete(p, log) for p, log in found.items()))
+        docs = await find_ids(self.packets, cold)
+        found.update({p: from_snapshot(docs.get(p)) for p in cold})
+        await self._complete(found)
         return found
 
-    async def _complete(self, packet_id: str, log: Log) -> None:
-        """Add to `log` whatever the store holds past its end: registry slots claimed since,
-        and facts past each revision's last seq (a writer that died before saving its
-        snapshot, or a rival whose snapshot was overwritten). Round trips run in parallel."""
-        ends: dict[int, int] = {}
-        for fact in log:
-            ends[fact.revision] = max(ends.get(fact.revision, 0), fact.seq)
-        probes = [(r, ends.get(r, 0) + 1) for r in dict.fromkeys([*log.numbers, *ends])]
-        slot: int | None = len(log.numbers) + 1
-        while probes or slot is not None:
-            finds = (self.facts.find_one({"_id": fact_id(packet_id, r, s)}) for r, s in probes)
-            number, docs = await asyncio.gather(
-                self.numbers.number_at(packet_id, slot), asyncio.gather(*finds)
+    async def _complete(self, logs: Mapping[str, Log]) -> None:
+        """Add to each log whatever the store holds past its end: registry slots claimed
+        since, and facts past each revision's last seq (a writer that died before saving its
+        snapshot, or a rival whose snapshot was overwritten). A round asks for the next slot
+        and the next seq of every packet still growing; what it finds is probed past again."""
+        probes = {pid: _probes(log) for pid, log in logs.items()}
+        slots: dict[str, int] = {pid: len(log.numbers) + 1 for pid, log in logs.items()}
+        while slots or any(probes.values()):
+            wanted = {fact_id(pid, r, s): pid for pid, ps in probes.items() for r, s in ps}
+            numbers, docs = await asyncio.gather(
+                self.numbers.numbers_at(slots), find_ids(self.facts, wanted)
             )
-            probes = []
-            for doc in docs:
-                if doc is not None:
-                    fact = from_doc(doc)
-                    log.append(fact)
-                    probes.append((fact.revision, fact.seq + 1))
-            if number is None:
-                slot = None
-                continue
-            log.numbers.append(number)
-            slot = len(log.numbers) + 1
-            if number not in ends and all(r != number for r, _ in probes):
-                probes.append((number, 1))
-                ends[number] = 0
+            probes = {}
+            for doc in docs.values():
+                fact = from_doc(doc)
+                logs[fact.packet_id].append(fact)
+                probes.setdefault(fact.packet_id, []).append((fact.revision, fact.seq + 1))
+            for pid, number in numbers.items():
+                log = logs[pid]
+                log.numbers.append(number)
+                if all(f.revision != number for f in log) and all(
+                    r != number for r, _ in probes.get(pid, [])
+                ):
+                    probes.setdefault(pid, []).append((number, 1))
+            slots = {pid: len(logs[pid].numbers) + 1 for pid in numbers}
 
     async def _claim(self, facts: Sequence[Fact], logs: Mapping[str, Log] | None) -> int:
         """Claim the registry slots these facts need; the index of the first fact whose
@@ -295,15 +294,9 @@ class MongoStore:
     async def evidence_versions(
         self, keys: Iterable[tuple[str, str]]
     ) -> Mapping[tuple[str, str], EvidenceVersion]:
-        wanted = list(dict.fromkeys(keys))
-        docs = await asyncio.gather(
-            *(self.evidence.find_one({"_id": f"{k}:{r}"}) for k, r in wanted)
-        )
-        return {
-            key: EvidenceVersion(d["version"], d["event_id"])
-            for key, d in zip(wanted, docs, strict=True)
-            if d is not None
-        }
+        wanted = {f"{k}:{r}": (k, r) for k, r in keys}
+        docs = await find_ids(self.evidence, wanted)
+        return {wanted[i]: EvidenceVersion(d["version"], d["event_id"]) for i, d in docs.items()}
 
     async def all_facts(self) -> AsyncIterator[Fact]:
         order = [("packet_id", ASCENDING), ("revision", ASCENDING), ("seq", ASCENDING)]
@@ -312,6 +305,14 @@ class MongoStore:
 
     async def packet_ids(self) -> list[str]:
         return sorted(str(p) for p in await self.facts.distinct("packet_id"))
+
+
+def _probes(log: Log) -> list[tuple[int, int]]:
+    """(revision, seq) just past the end of each revision the log has or names."""
+    ends: dict[int, int] = {}
+    for fact in log:
+        ends[fact.revision] = max(ends.get(fact.revision, 0), fact.seq)
+    return [(r, ends.get(r, 0) + 1) for r in dict.fromkeys([*log.numbers, *ends])]
 
 
 async def _create_collection(db: AsyncDatabase[Doc], name: str) -> None:

@@ -83,7 +83,14 @@ def timed_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    from service.adapters import mongo_store, outbox
+    from service.adapters import (
+        mongo_counts,
+        mongo_index,
+        mongo_lists,
+        mongo_outbox,
+        mongo_store,
+        outbox,
+    )
     from service.domain import facts
     from service.entrypoints import consume
     from service.gate import gate
@@ -116,6 +123,16 @@ def install() -> None:
         (consume, "process_partition", "consume.process_partition", timed_async),  # per batch
         (consume, "handle_batch", "consume.handle_batch", timed_async),
         (gate.Gate, "decide_one", "gate.decide_one", timed_async),
+        # Who reads the lists, and how often (service/adapters/mongo_lists.py).
+        (mongo_lists.DenseLists, "read", "lists.read", timed_async),
+        (mongo_lists.DenseLists, "read_new", "lists.read_new", timed_async),
+        (mongo_lists.DenseLists, "_append_now", "lists.append_command", timed_async),
+        (mongo_lists.DenseLists, "_find_end", "lists.find_end", timed_async),
+        (mongo_outbox.Outbox, "unpublished", "outbox_lists.relay_read", timed_async),
+        (mongo_outbox.Outbox, "_check", "outbox_lists.check_entry", timed_async),
+        (mongo_index.Index, "due_times", "index.due_times", timed_async),
+        (mongo_index.Index, "live_packets", "index.live_packets", timed_async),
+        (mongo_counts.Counts, "current", "counts.current", timed_async),
         (gate.Gate, "decide_batch", "gate.decide_batch", timed_async),
         (consume, "decode", "contract.decode", timed_sync),
         (gate, "decide", "domain.decide", timed_sync),

@@ -1,5 +1,6 @@
-"""Every store statement that a message or a timer causes is an insert or names one `_id`:
-on FerretDB nothing else is served without scanning the table, and a scan's cost grows with
+"""Every store statement that a message or a timer causes is an insert or names its `_id`s
+(one, or a list by `$in`): on FerretDB nothing else is served without scanning the table
+(the `$in` only with the stack's addition, checked here too), and a scan's cost grows with
 the stored history (service/adapters/mongo_lists.py). Counted on the wire, by a PyMongo
 command listener, while the five handlers, the scheduler, the snapshot and mark flushes and
 the monitor's counts and the outbox relay run against the real store."""
@@ -16,6 +17,7 @@ import pytest
 from aiokafka import ConsumerRecord
 from pymongo import AsyncMongoClient, monitoring
 
+from service.adapters.mongo_docs import FIND_CHUNK, find_ids
 from service.adapters.mongo_store import MongoStore
 from service.entrypoints.consume import process_partition
 from service.entrypoints.loops import Scheduler, relay_step
@@ -62,7 +64,15 @@ class Statements(monitoring.CommandListener):
 
 
 def _by_id(query: Any) -> bool:
-    return isinstance(query, dict) and list(query) == ["_id"] and isinstance(query["_id"], str)
+    """`{_id: <string>}`, or `{_id: {$in: [<string>, ...]}}` with at least one (served by the
+    _id index: ops/stack/stack.sh; an empty `$in` would scan)."""
+    if not (isinstance(query, dict) and list(query) == ["_id"]):
+        return False
+    value = query["_id"]
+    if isinstance(value, str):
+        return True
+    ids = value.get("$in") if isinstance(value, dict) and list(value) == ["$in"] else None
+    return isinstance(ids, list) and bool(ids) and all(isinstance(i, str) for i in ids)
 
 
 def _why_not_by_id(name: str, command: dict[str, Any]) -> str | None:
@@ -136,3 +146,31 @@ async def test_messages_and_timers_reach_the_store_by_id_or_insert_only(
     assert counts == {"superseded": 2}, "both revisions cite INC-1, which changed"
     assert len(statements.seen) > 40, "the workload reached the store"
     assert statements.not_by_id() == set()
+
+
+async def test_a_find_of_many_ids_is_one_statement_the_id_index_serves(
+    listened: tuple[MongoStore, Statements],
+) -> None:
+    store, statements = listened
+    coll = store.facts.database["probe"]
+    await coll.insert_many([{"_id": f"d{i}", "n": i} for i in range(FIND_CHUNK + 10)])
+    ids = [f"d{i}" for i in range(FIND_CHUNK + 1)] + ["absent"]
+    statements.listening = True
+    found = await find_ids(coll, ids)
+    none = await find_ids(coll, [])
+    statements.listening = False
+    plan = await store.facts.database.command(
+        "explain", {"find": "probe", "filter": {"_id": {"$in": ["d1", "d2"]}}}
+    )
+
+    assert sorted(found) == sorted(ids[:-1]) and none == {}
+    assert [name for name, _ in statements.seen] == ["find", "find"], "one find a chunk"
+    assert statements.not_by_id() == set()
+    assert _served_by_index(plan), f"the store scans for an _id list: {plan}"
+
+
+def _served_by_index(plan: dict[str, Any]) -> bool:
+    """FerretDB says whether it pushed the filter down; MongoDB names its winning plan."""
+    if "filterPushdown" in plan:
+        return plan["filterPushdown"] is True
+    return "COLLSCAN" not in str(plan["queryPlanner"]["winningPlan"])
