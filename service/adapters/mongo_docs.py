@@ -53,11 +53,30 @@ def from_doc(doc: Mapping[str, Any]) -> Fact:
     return Fact.from_json(obj)
 
 
-def snapshot_doc(packet_id: str, log: Sequence[Fact]) -> Doc:
+class FactTexts:
+    """Each fact's JSON text for snapshots, made once: a packet's snapshot is rewritten whole
+    after each of its writes, but its facts never change (kept by hash, the newest `limit`)."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self.limit = limit
+        self.texts: dict[str, str] = {}
+
+    def of(self, fact: Fact) -> str:
+        text = self.texts.get(fact.hash)
+        if text is None:
+            text = json.dumps({**fact.hashed_content(), "hash": fact.hash}, ensure_ascii=False)
+            self.texts[fact.hash] = text
+            if len(self.texts) > self.limit:
+                del self.texts[next(iter(self.texts))]  # the oldest made
+        return text
+
+
+def snapshot_doc(packet_id: str, log: Sequence[Fact], texts: FactTexts | None = None) -> Doc:
     """A packet's log and, when it is a `Log`, the registry slots its writer knew."""
-    facts = [{**f.hashed_content(), "hash": f.hash} for f in log]
+    made = texts or FactTexts()
     numbers = log.numbers if isinstance(log, Log) else []
-    return {"_id": packet_id, "log": json.dumps(facts, ensure_ascii=False), "numbers": numbers}
+    text = "[" + ", ".join(made.of(f) for f in log) + "]"
+    return {"_id": packet_id, "log": text, "numbers": numbers}
 
 
 def from_snapshot(doc: Mapping[str, Any] | None) -> Log:

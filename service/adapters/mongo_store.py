@@ -45,6 +45,7 @@ from service.adapters.mongo_docs import (
     UPDATE_CHUNK,
     UPDATE_COMMANDS,
     Doc,
+    FactTexts,
     evidence_record,
     find_ids,
     from_doc,
@@ -83,6 +84,7 @@ class MongoStore:
         # of the stored snapshot, and probes past their end all the same.
         self.recent: OrderedDict[str, Log] = OrderedDict()
         self.cache_packets = cache_packets
+        self.fact_texts = FactTexts()
         self.updating = asyncio.Semaphore(UPDATE_COMMANDS)
         self.facts = db["facts"]
         self.packets = db["packets"]
@@ -187,7 +189,8 @@ class MongoStore:
                 await upserting(functools.partial(coll.bulk_write, ops, ordered=False))
 
     async def save_snapshots(self, logs: Mapping[str, Log]) -> None:
-        await self._replace_all(self.packets, [snapshot_doc(p, f) for p, f in logs.items()])
+        docs = [snapshot_doc(p, log, self.fact_texts) for p, log in logs.items()]
+        await self._replace_all(self.packets, docs)
         self.remember(logs)
 
     def remember(self, logs: Mapping[str, Log]) -> None:

@@ -75,6 +75,17 @@ def test_one_byte_changed_in_the_manifest_fails_its_hash_and_the_subject_digest(
     assert "statement subject digest" in found[1] and "is not this manifest's" in found[1]
 
 
+def test_the_gate_signs_the_digest_recorded_in_the_manifest_so_a_wrong_one_fails_to_verify() -> (
+    None
+):
+    wrong = {**manifest(), "manifest_hash": "sha256:" + "1" * 64}
+    data = attested(wrong)
+    statement = json.loads(base64.b64decode(data["attestation"]["payload"]))
+    assert statement["subject"][0]["digest"]["sha256"] == "1" * 64, "not hashed again"
+    found = problems(data)
+    assert [p.split(" ")[0] for p in found] == ["manifest_hash:", "statement"]
+
+
 def test_a_manifest_signed_by_another_key_is_refused() -> None:
     forged = Attestor(other_gate_key()).attested(manifest())
     assert problems(forged) == [
