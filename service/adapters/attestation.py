@@ -49,11 +49,7 @@ class Attestor:
         self.key = key
 
     def attestation(self, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Over the manifest's content and the manifest_hash the domain recorded for it
-        (service/domain/release.py), not hashed again as it leaves."""
-        recorded = data.get("manifest_hash")
-        digest = recorded if isinstance(recorded, str) else None
-        return sign_statement(statement_of(data, digest), self.key.signer)
+        return sign_statement(statement_of(data), self.key.signer)
 
     def attested(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """The manifest data with its `attestation` (any earlier one replaced)."""

@@ -30,8 +30,11 @@ ORPHAN_AFTER = timedelta(minutes=10)
 UPDATE_CHUNK = 16
 UPDATE_COMMANDS = 2
 # Documents asked for in one `{_id: {$in: [...]}}` find (the local FerretDB serves up to
-# 1,000 from its _id index: ops/stack/stack.sh).
+# 1,000 from its _id index: ops/stack/stack.sh). FerretDB 1.24 answers a find in one reply
+# however large (MongoDB splits at 16 MiB) and refuses one over 48 MB, so finds of large
+# documents (snapshots: a packet's whole log) ask for fewer at once.
 FIND_CHUNK = 500
+LARGE_FIND_CHUNK = 32
 
 
 def to_doc(fact: Fact) -> Doc:
@@ -55,17 +58,19 @@ def from_doc(doc: Mapping[str, Any]) -> Fact:
 
 class FactTexts:
     """Each fact's JSON text for snapshots, made once: a packet's snapshot is rewritten whole
-    after each of its writes, but its facts never change (kept by hash, the newest `limit`)."""
+    after each of its writes, but its facts never change (kept by id and hash, the newest
+    `limit` made)."""
 
     def __init__(self, limit: int = 20_000) -> None:
         self.limit = limit
-        self.texts: dict[str, str] = {}
+        self.texts: dict[tuple[str, str], str] = {}
 
     def of(self, fact: Fact) -> str:
-        text = self.texts.get(fact.hash)
+        key = (fact.id, fact.hash)
+        text = self.texts.get(key)
         if text is None:
             text = json.dumps({**fact.hashed_content(), "hash": fact.hash}, ensure_ascii=False)
-            self.texts[fact.hash] = text
+            self.texts[key] = text
             if len(self.texts) > self.limit:
                 del self.texts[next(iter(self.texts))]  # the oldest made
         return text
@@ -112,14 +117,17 @@ async def upserting(write: Callable[[], Awaitable[object]], attempts: int = 5) -
 
 
 async def find_ids(
-    coll: AsyncCollection[Doc], ids: Iterable[str], projection: Mapping[str, int] | None = None
+    coll: AsyncCollection[Doc],
+    ids: Iterable[str],
+    projection: Mapping[str, int] | None = None,
+    per_find: int = FIND_CHUNK,
 ) -> dict[str, Doc]:
-    """The documents of these `_id`s that exist, by `_id`: one find a FIND_CHUNK, none for
-    no ids (an empty `$in` would be a scan on FerretDB)."""
+    """The documents of these `_id`s that exist, by `_id`: one find per `per_find` ids, none
+    for no ids (an empty `$in` would be a scan on FerretDB)."""
     wanted = list(dict.fromkeys(ids))
     found: dict[str, Doc] = {}
-    for start in range(0, len(wanted), FIND_CHUNK):
-        chunk = wanted[start : start + FIND_CHUNK]
+    for start in range(0, len(wanted), per_find):
+        chunk = wanted[start : start + per_find]
         if len(chunk) == 1:
             doc = await coll.find_one({"_id": chunk[0]}, projection)
             found.update({} if doc is None else {chunk[0]: doc})

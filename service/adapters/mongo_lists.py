@@ -8,8 +8,9 @@ one is missing. Positions are dense: a writer starts where it last saw the list 
 a list it never saw), a position it finds taken sends it searching forward from there (by
 doubling, then halving: O(log n) reads), and a command that failed leaves its positions to
 the retry.
-A read also probes two positions past the first missing one, for an entry behind a gap that
-something unforeseen left.
+A read asks for PROBE_AHEAD positions a find, so it also sees an entry behind a gap that
+something unforeseen left, if the gap falls early enough in its window (0 to 15 positions
+past it are read).
 
 Entries are hints for their readers (service/adapters/mongo_index.py): each names a packet
 that is then loaded and decided, so an entry read twice costs a decision that changes

@@ -3,10 +3,11 @@
 The one write that decides anything is the insert of seq n+1 under a unique _id; nothing
 here relies on a filtered update as a compare-and-set (FerretDB's is read-then-write).
 
-Every read and write on the hot path is a single-document `{_id: <string>}` operation:
-FerretDB's SQLite backend pushes only that filter down to an index and scans the whole
-table for any other, so a filter on `packet_id` or `published` costs time linear in the
-log. Hence five collections beside the projections:
+Every read and write on the hot path names its documents by `_id` (`{_id: <string>}`, or
+`{_id: {$in: [...]}}` for several in one round trip) or is an insert: FerretDB's SQLite
+backend pushes only those filters down to an index (the `$in` with the stack's addition,
+ops/stack/stack.sh) and scans the whole table for any other, so a filter on `packet_id` or
+`published` costs time linear in the log. Hence five collections beside the projections:
 
 - `facts`     the log itself, one document per fact, `_id` = fact id (the decisive insert);
 - `packets`   one snapshot per packet: the facts it had after its last write, as JSON text,
@@ -41,6 +42,7 @@ from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError,
 from service.adapters.mongo_counts import Counts
 from service.adapters.mongo_docs import (
     DUPLICATE_KEY,
+    LARGE_FIND_CHUNK,
     NAMESPACE_EXISTS,
     UPDATE_CHUNK,
     UPDATE_COMMANDS,
@@ -140,7 +142,7 @@ class MongoStore:
         probes of every packet together (one find a collection a round)."""
         found = {p: self.recent[p].copy() for p in packet_ids if p in self.recent}
         cold = [p for p in packet_ids if p not in found]
-        docs = await find_ids(self.packets, cold)
+        docs = await find_ids(self.packets, cold, per_find=LARGE_FIND_CHUNK)
         found.update({p: from_snapshot(docs.get(p)) for p in cold})
         await self._complete(found)
         return found

@@ -67,15 +67,14 @@ def predicate_of(data: Mapping[str, Any]) -> dict[str, Any]:
     return predicate
 
 
-def statement_of(data: Mapping[str, Any], recorded: str | None = None) -> dict[str, Any]:
+def statement_of(data: Mapping[str, Any]) -> dict[str, Any]:
     """The in-toto Statement v1 for a release manifest's data; the subject digest is what
-    the content hashes to (manifest_hash leaves out `manifest_hash` and `attestation`), or
-    the `recorded` one its maker computed from that content (the gate's own manifests: a
-    wrong one fails every verifier, which recomputes it)."""
-    digest = recorded or manifest_hash(data)
+    the content hashes to (manifest_hash leaves out `manifest_hash` and `attestation`)."""
     return {
         "_type": STATEMENT_TYPE,
-        "subject": [{"name": data["manifest_id"], "digest": {"sha256": hex_digest(digest)}}],
+        "subject": [
+            {"name": data["manifest_id"], "digest": {"sha256": hex_digest(manifest_hash(data))}}
+        ],
         "predicateType": PREDICATE_TYPE,
         "predicate": predicate_of(data),
     }

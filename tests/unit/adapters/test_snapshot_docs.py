@@ -1,5 +1,7 @@
 """Snapshot documents: a packet's log as JSON text, each fact's text made once and reused."""
 
+from dataclasses import replace
+
 from service.adapters.mongo_docs import FactTexts, from_snapshot, snapshot_doc
 from service.adapters.store import Log as StoredLog
 from service.domain.commands import ApprovalDecided, PacketReady
@@ -34,9 +36,20 @@ def test_a_later_snapshot_of_the_packet_reuses_the_text_of_facts_already_written
 
     second = snapshot_doc("RP-1", log.facts, texts)
 
-    assert all(texts.texts[h] is text for h, text in made.items()), "made once, kept"
+    assert all(texts.texts[key] is text for key, text in made.items()), "made once, kept"
     assert len(texts.texts) == len(log.facts)
     assert second["log"].startswith(first["log"][:-1])
+
+
+def test_two_facts_claiming_one_hash_keep_their_own_texts() -> None:
+    log = approved_log()
+    first, second = log.facts[0], log.facts[1]
+    forged = replace(second, hash=first.hash)  # an edited store: never trusted for content
+    texts = FactTexts()
+
+    back = from_snapshot(snapshot_doc("RP-1", [first, forged], texts))
+
+    assert [f.id for f in back] == [first.id, second.id]
 
 
 def test_the_texts_kept_stay_within_their_limit_dropping_the_oldest() -> None:
@@ -45,4 +58,4 @@ def test_the_texts_kept_stay_within_their_limit_dropping_the_oldest() -> None:
 
     snapshot_doc("RP-1", log.facts, texts)
 
-    assert list(texts.texts) == [log.facts[-1].hash]
+    assert list(texts.texts) == [(log.facts[-1].id, log.facts[-1].hash)]
