@@ -11,7 +11,7 @@ again, one command at a time, on the reloaded log.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -157,17 +157,21 @@ class Gate:
         # Of every fact this call appended, those of packets to re-decide too (counted once:
         # the call that re-decides them gets them as `ours`, not as `appended`).
         moves = moves_of(ours if appended is None else appended)
+        noting = None
         if rows or moves:  # projections and snapshots derive from the log alone: new facts
-            # Snapshots and rows follow off this path (service/gate/snapshots.py); the lists
-            # go first: the fan-outs and schedulers of other instances find a revision by them.
+            # Snapshots and rows follow off this path (service/gate/snapshots.py).
             self.snapshots.note({pid: logs[pid] for pid in changed}, rows)
-            await self._note_written(rows, moves)
+            noting = self._note_written(rows, moves)
         if self.due is not None:
             now = self.clock()
             for pid, packet in ready.items():
                 self.due.note(pid, (rev.next_due() for rev in packet.values()), now)
         self._note_held(ready)
-        await self.publisher.publish([f for f in ours if f.packet_id in ready])
+        # The lists' entries and the events go side by side, and the batch ends when both are
+        # done: a fan-out another instance ran in between, missing a new revision, is made
+        # good by the evidence check that follows a packet-ready batch (docs/design.md).
+        publishing = self.publisher.publish([f for f in ours if f.packet_id in ready])
+        await _together(noting, publishing)
 
     async def _note_written(self, rows: Sequence[Projection], moves: Mapping[str, int]) -> None:
         """The facts are in the log, so their list entries must follow: an outage is waited
@@ -197,3 +201,12 @@ class Gate:
         self.metrics.parked_events.set(len(every))
         oldest = (self.clock() - min(every)).total_seconds() if every else 0.0
         self.metrics.parked_oldest_seconds.set(max(oldest, 0.0))
+
+
+async def _together(*steps: Awaitable[None] | None) -> None:
+    """Run the steps side by side and wait for every one; then raise the first failure."""
+    tasks = [asyncio.ensure_future(step) for step in steps if step is not None]
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
