@@ -59,8 +59,8 @@ def from_doc(doc: Mapping[str, Any]) -> Fact:
 class FactTexts:
     """Each fact's JSON text for snapshots, made once: a packet's snapshot is rewritten whole
     after each of its writes, but its facts never change (kept by id and hash, the newest
-    `limit` made: a few kilobytes each, a created fact carries its whole packet; 20,000 took
-    the service's peak RSS from 194 to 250 MB in the benchmark)."""
+    `limit` made: a few kilobytes each, a created fact carries its whole packet; with 20,000
+    the benchmark's peak RSS came to 250 MB, its goal)."""
 
     def __init__(self, limit: int = 5_000) -> None:
         self.limit = limit
