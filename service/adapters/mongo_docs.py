@@ -131,7 +131,8 @@ async def find_ids(
         chunk = wanted[start : start + per_find]
         if len(chunk) == 1:
             doc = await coll.find_one({"_id": chunk[0]}, projection)
-            found.update({} if doc is None else {chunk[0]: doc})
+            if doc is not None:
+                found[chunk[0]] = doc
             continue
         # A batch larger than the answer: the server closes the cursor with its first reply
         # (a batch of exactly the answer's size would cost a getMore).

@@ -36,8 +36,6 @@ READ_BEHIND = 2
 # How far behind the in-memory floor the persisted one stays (what a restart reads again).
 PERSIST_BEHIND = 10
 FLOOR_ID = "due-floor"
-# Projections read together to tell live revisions apart (each by its _id).
-LOOKUPS = 32
 
 
 def minute(at: datetime) -> int:
@@ -102,15 +100,12 @@ class Index:
         then loaded and decided, and a decision on a revision that ended changes nothing."""
         entries = await self.lists.read(name)
         packet_of = {str(e["row"]): str(e["packet"]) for e in entries}
-        rows = sorted(packet_of)
-        live: set[str] = set()
-        for start in range(0, len(rows), LOOKUPS):
-            chunk = rows[start : start + LOOKUPS]
-            docs = await find_ids(self.revisions, chunk, {"state": 1})
-            for row in chunk:
-                doc = docs.get(row)
-                if doc is None or doc.get("state") in LIVE_STATES:
-                    live.add(packet_of[row])
+        docs = await find_ids(self.revisions, sorted(packet_of), {"state": 1})
+        live = {
+            packet
+            for row, packet in packet_of.items()
+            if (doc := docs.get(row)) is None or doc.get("state") in LIVE_STATES
+        }
         return sorted(live)
 
     async def start(self, now: datetime) -> None:
